@@ -1,0 +1,310 @@
+"""One signaling WebSocket: rate limit, parse, dispatch, keepalive, and the join/resume flow."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+import trio
+from quart import websocket
+
+from ..runtime.errors import BadRequest, Conflict, Forbidden, SignalingError, Unavailable
+from ..runtime.link import SignalingLink
+from ..runtime.participant import Participant, Permissions
+from .auth import AuthError, TokenClaims
+from .context import ServerContext
+from .messages import (
+    CLIENT_MESSAGE_TYPES,
+    encode_message,
+    parse_bandwidth,
+    parse_envelope_untrusted,
+    parse_join,
+    parse_media_state,
+)
+from .ratelimit import TokenBucket
+
+logger = structlog.get_logger("sfu_trio.ws")
+
+Handler = Callable[["SocketSession", dict[str, Any]], Awaitable[None]]
+
+
+class SocketSession:
+    """The server's state for one signaling socket; at most one joined participant at a time."""
+
+    def __init__(
+        self,
+        ctx: ServerContext,
+        *,
+        query_user_id: str | None,
+        query_name: str | None,
+        query_claims: TokenClaims | None,
+    ) -> None:
+        self.ctx = ctx
+        self.link = SignalingLink()
+        self.participant: Participant | None = None
+        self.query_user_id = query_user_id
+        self.query_name = query_name
+        self.query_claims = query_claims
+        config = ctx.config
+        self.bucket = TokenBucket(config.rate_limit_per_sec, config.rate_limit_burst)
+        self.last_received = trio.current_time()
+
+    # -- socket loops ---------------------------------------------------------------------
+
+    async def read_loop(self) -> None:
+        while True:
+            message = await websocket.receive()
+            await self.handle_message(message, trio.current_time())
+
+    async def write_loop(self) -> None:
+        metrics = self.ctx.metrics
+        async for outbound in self.link.receive:
+            text = encode_message(outbound.type, outbound.data)
+            await websocket.send(text)
+            metrics.messages_sent.inc()
+            metrics.bytes_transferred.labels(direction="out").inc(len(text))
+        await websocket.close(self.link.close_code, self.link.close_reason)
+
+    async def keepalive_loop(self) -> None:
+        config = self.ctx.config
+        while True:
+            await trio.sleep(config.ping_interval)
+            silent_for = trio.current_time() - self.last_received
+            if silent_for > config.ping_timeout:
+                logger.info("socket silent past keepalive timeout", silent_for=silent_for)
+                self.link.close(4000, "keepalive timeout")
+                return
+            self.link.send("ping")
+
+    def disconnected(self) -> None:
+        """The socket is gone: the participant (if any) is suspended, resumable for a while."""
+        self.link.close(1001, "disconnected")
+        if self.participant is not None and not self.participant.removed:
+            self.participant.detach(self.link, trio.current_time())
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def handle_message(self, message: str | bytes, now: float) -> None:
+        metrics = self.ctx.metrics
+        metrics.messages_received.inc()
+        metrics.bytes_transferred.labels(direction="in").inc(len(message))
+        self.last_received = now
+        if self.participant is not None:
+            self.participant.heard_from(now)
+        if not self.bucket.allow(now):
+            metrics.rate_limited.inc()
+            self.send_error(429, "rate limit exceeded: message dropped")
+            return
+        try:
+            if len(message) > self.ctx.config.max_message_bytes:
+                raise SignalingError(
+                    f"message of {len(message)} bytes is over the limit of "
+                    f"{self.ctx.config.max_message_bytes}",
+                    code=413,
+                )
+            envelope = parse_envelope_untrusted(message)
+            handler = HANDLERS.get(envelope.type)
+            if handler is None:
+                raise BadRequest(f"unknown message type {envelope.type!r}")
+            await handler(self, envelope.data)
+        except SignalingError as exc:
+            self.send_error(exc.code, exc.message)
+
+    def send_error(self, code: int, message: str) -> None:
+        self.ctx.metrics.signaling_errors.labels(code=str(code)).inc()
+        self.link.send("error", {"code": code, "message": message})
+
+    def joined(self, message_type: str) -> Participant:
+        if self.participant is None or self.participant.removed:
+            self.participant = None
+            raise BadRequest(f"{message_type}: join a room first")
+        return self.participant
+
+    # -- join, resume, leave --------------------------------------------------------------
+
+    async def on_join(self, data: dict[str, Any]) -> None:
+        if self.participant is not None and not self.participant.removed:
+            raise Conflict("already joined; leave first")
+        ctx = self.ctx
+        config = ctx.config
+        started = trio.current_time()
+        request = parse_join(
+            data,
+            query_user_id=self.query_user_id,
+            query_name=self.query_name,
+            max_room_id_length=config.max_room_id_length,
+            max_user_id_length=config.max_user_id_length,
+        )
+        user_id = request.user_id
+        name = request.name
+        permissions = Permissions()
+        if ctx.verifier is not None:
+            claims = self._claims(request.token)
+            if user_id is not None and user_id != claims.identity:
+                raise Forbidden(f"userId {user_id!r} does not match the token's identity")
+            user_id = claims.identity
+            name = request.name or claims.name or user_id
+            self._authorize_room(claims, request.room)
+            grants = claims.grants
+            permissions = Permissions(grants.can_publish, grants.can_subscribe, grants.room_admin)
+        if user_id is None:
+            raise BadRequest("userId is required")
+        if ctx.draining:
+            raise Unavailable("server is shutting down")
+
+        if request.session_id and request.session_token:
+            resumed = ctx.registry.find_session(request.session_id, request.session_token)
+            if resumed is not None and resumed.room.name == request.room:
+                if resumed.user_id != user_id:
+                    raise Forbidden("session belongs to another userId")
+                self._resume(resumed)
+                return
+
+        room = await ctx.registry.get_or_create_room(request.room)
+        participant = await room.add_participant(
+            user_id=user_id,
+            name=name or user_id,
+            permissions=permissions,
+            link=self.link,
+            now=trio.current_time(),
+        )
+        self.participant = participant
+        ctx.registry.remember_session(participant)
+        structlog.contextvars.bind_contextvars(room=room.name, peer_id=participant.peer_id)
+        self.link.send("join", self._join_ack(participant, resumed=False))
+        room.announce(participant)
+        ctx.metrics.join_duration.observe(trio.current_time() - started)
+        logger.info("participant joined", user_id=user_id)
+
+    def _resume(self, participant: Participant) -> None:
+        participant.attach(self.link, trio.current_time())
+        self.participant = participant
+        self.ctx.registry.count_resume()
+        structlog.contextvars.bind_contextvars(
+            room=participant.room.name, peer_id=participant.peer_id
+        )
+        self.link.send("join", self._join_ack(participant, resumed=True))
+        participant.send("room-state", participant.room.state_for(participant))
+        logger.info("participant resumed")
+
+    def _join_ack(self, participant: Participant, *, resumed: bool) -> dict[str, Any]:
+        return {
+            "success": True,
+            "peerId": participant.peer_id,
+            "roomId": participant.room.name,
+            "resumed": resumed,
+            "sessionId": participant.session_id,
+            "sessionToken": participant.session_token,
+        }
+
+    def _claims(self, join_token: str | None) -> TokenClaims:
+        assert self.ctx.verifier is not None
+        if join_token is None and self.query_claims is not None:
+            return self.query_claims
+        try:
+            return self.ctx.verifier.verify(join_token)
+        except AuthError as exc:
+            self.ctx.metrics.auth_rejected.labels(reason=exc.reason).inc()
+            raise SignalingError(exc.message, code=exc.status) from None
+
+    def _authorize_room(self, claims: TokenClaims, room: str) -> None:
+        assert self.ctx.verifier is not None
+        try:
+            self.ctx.verifier.authorize_room(claims, room)
+        except AuthError as exc:
+            self.ctx.metrics.auth_rejected.labels(reason=exc.reason).inc()
+            raise SignalingError(exc.message, code=exc.status) from None
+
+    async def on_leave(self, data: dict[str, Any]) -> None:
+        participant = self.joined("leave")
+        participant.room.remove(participant, reason="left")
+        self.participant = None
+        structlog.contextvars.unbind_contextvars("room", "peer_id")
+
+    # -- small requests -------------------------------------------------------------------
+
+    async def on_ping(self, data: dict[str, Any]) -> None:
+        self.link.send("pong")
+
+    async def on_pong(self, data: dict[str, Any]) -> None:
+        return None
+
+    async def on_is_allow_renegotiation(self, data: dict[str, Any]) -> None:
+        self.joined("is-allow-renegotiation")
+        self.link.send("allow-renegotiation", {"allowed": True})
+
+    async def on_set_bandwidth_limit(self, data: dict[str, Any]) -> None:
+        participant = self.joined("set-bandwidth-limit")
+        bandwidth = parse_bandwidth(data)
+        participant.bandwidth_limit = bandwidth or None
+        self.link.send("set-bandwidth-limit", {"success": True, "bandwidth": bandwidth})
+
+    async def on_media_state(self, data: dict[str, Any]) -> None:
+        participant = self.joined("media-state")
+        source, muted = parse_media_state(data)
+        participant.room.set_media_state(participant, source, muted)
+
+    async def on_media(self, data: dict[str, Any]) -> None:
+        raise SignalingError("media is not available on this server yet", code=501)
+
+
+async def _on_media(session: SocketSession, data: dict[str, Any]) -> None:
+    await session.on_media(data)
+
+
+HANDLERS: dict[str, Handler] = {
+    "join": SocketSession.on_join,
+    "leave": SocketSession.on_leave,
+    "ping": SocketSession.on_ping,
+    "pong": SocketSession.on_pong,
+    "is-allow-renegotiation": SocketSession.on_is_allow_renegotiation,
+    "set-bandwidth-limit": SocketSession.on_set_bandwidth_limit,
+    "media-state": SocketSession.on_media_state,
+    "offer": _on_media,
+    "answer": _on_media,
+    "ice-candidate": _on_media,
+    "ice-restart-request": _on_media,
+    "subscription": _on_media,
+    "layer-switch": _on_media,
+}
+assert set(HANDLERS) == CLIENT_MESSAGE_TYPES
+
+
+async def serve_socket(ctx: ServerContext) -> Any:
+    """The /ws endpoint: check origin and token, then run the session until the socket ends."""
+    headers = websocket.headers
+    if not ctx.origins.is_allowed(headers.get("Origin"), headers.get("Host")):
+        ctx.metrics.auth_rejected.labels(reason="origin").inc()
+        return "origin not allowed", 403
+    query_claims = None
+    query_token = websocket.args.get("token")
+    if ctx.verifier is not None and query_token:
+        try:
+            query_claims = ctx.verifier.verify(query_token)
+        except AuthError as exc:
+            ctx.metrics.auth_rejected.labels(reason=exc.reason).inc()
+            return exc.message, exc.status
+    if ctx.draining:
+        return "server is shutting down", 503
+    session = SocketSession(
+        ctx,
+        query_user_id=websocket.args.get("userId"),
+        query_name=websocket.args.get("name"),
+        query_claims=query_claims,
+    )
+    await websocket.accept()
+    ctx.metrics.connections.inc()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session.keepalive_loop)
+
+            async def write_then_stop() -> None:
+                await session.write_loop()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(write_then_stop)
+            await session.read_loop()
+    finally:
+        session.disconnected()
+    return None

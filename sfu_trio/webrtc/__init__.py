@@ -1,0 +1,1 @@
+"""Sans-I/O WebRTC protocol core: synchronous, explicit ``now``, no sockets and no Trio."""

@@ -1,0 +1,108 @@
+"""A real ``python -m sfu_trio`` process: settings, start-up errors, and graceful shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from functools import partial
+
+import httpx
+import trio
+
+from tests.signaling_client import connect
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "SFU_HOST": "127.0.0.1",
+            "SFU_PORT": str(free_port()),
+            "METRICS_PORT": str(free_port()),
+            "SFU_UDP_PORT": "0",
+            "SFU_TCP_PORT": "0",
+            "LOG_FORMAT": "json",
+            "SFU_SHUTDOWN_TIMEOUT": "5",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def test_help_lists_every_setting() -> None:
+    from sfu_trio.config import SETTINGS
+
+    result = subprocess.run(
+        [sys.executable, "-m", "sfu_trio", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    for setting in SETTINGS:
+        assert setting.env in result.stdout, setting.env
+
+
+def test_invalid_setting_names_the_variable() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sfu_trio"],
+        env=server_env(SFU_MAX_PEERS_PER_ROOM="lots"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SFU_MAX_PEERS_PER_ROOM" in result.stderr
+
+
+async def wait_until_healthy(url: str, process: trio.Process) -> None:
+    async with httpx.AsyncClient() as http:
+        with trio.fail_after(30):
+            while True:
+                assert process.returncode is None, "server exited during start-up"
+                try:
+                    if (await http.get(url + "/health")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await trio.sleep(0.1)
+
+
+async def test_sigterm_shuts_down_gracefully() -> None:
+    env = server_env()
+    url = f"http://127.0.0.1:{env['SFU_PORT']}"
+    async with trio.open_nursery() as nursery:
+        process: trio.Process = await nursery.start(
+            partial(
+                trio.run_process,
+                [sys.executable, "-m", "sfu_trio"],
+                env=env,
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
+        await wait_until_healthy(url, process)
+        async with httpx.AsyncClient() as http:
+            metrics = await http.get(f"http://127.0.0.1:{env['METRICS_PORT']}/metrics")
+            assert metrics.status_code == 200 and "sfu_active_peers_total" in metrics.text
+        async with connect(url) as a, connect(url) as b:
+            await a.join("room", "a")
+            await b.join("room", "b")
+            process.send_signal(signal.SIGTERM)
+            started = trio.current_time()
+            for client in (a, b):
+                notice = await client.wait_for("server-shutdown")
+                assert notice["reconnect"] is True
+                assert await client.wait_closed() == 1001
+            with trio.fail_after(float(env["SFU_SHUTDOWN_TIMEOUT"]) + 5):
+                await process.wait()
+            assert process.returncode == 0
+            assert trio.current_time() - started < float(env["SFU_SHUTDOWN_TIMEOUT"]) + 2
