@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 from functools import partial
@@ -12,31 +10,8 @@ from functools import partial
 import httpx
 import trio
 
+from tests.server_process import server_env
 from tests.signaling_client import connect
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "SFU_HOST": "127.0.0.1",
-            "SFU_PORT": str(free_port()),
-            "METRICS_PORT": str(free_port()),
-            "SFU_UDP_PORT": "0",
-            "SFU_TCP_PORT": "0",
-            "LOG_FORMAT": "json",
-            "SFU_SHUTDOWN_TIMEOUT": "5",
-        }
-    )
-    env.update(extra)
-    return env
 
 
 def test_help_lists_every_setting() -> None:

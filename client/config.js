@@ -1,0 +1,80 @@
+/**
+ * Client-wide constants and URL overrides.
+ *
+ * Query parameters understood by the page:
+ *   ?room=<name>      room to join (prefills the join screen)
+ *   ?name=<name>      display name (with ?room=, joins directly)
+ *   ?simulcast=0      publish the camera as a single layer
+ *   ?server=<ws url>  signaling endpoint (default: /ws on this host)
+ */
+
+const params = new URLSearchParams(location.search);
+
+/** Publish the camera with three simulcast layers (q/h/f). */
+export const SIMULCAST = params.get("simulcast") !== "0";
+
+/** Camera encodings when SIMULCAST is on: quarter, half and full resolution. */
+export const SIMULCAST_ENCODINGS = Object.freeze([
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+]);
+
+/** Lower bound of free recvonly transceivers of each kind kept ready. */
+export const MIN_FREE_SLOTS = 4;
+
+/** Reconnect back-off: first delay and ceiling, in milliseconds. */
+export const RECONNECT_FIRST_MS = 500;
+export const RECONNECT_MAX_MS = 10_000;
+
+/** The socket is presumed dead when nothing arrives for this long (server pings every 30 s). */
+export const SILENCE_TIMEOUT_MS = 75_000;
+
+/** How long ICE may stay "disconnected"/"failed" before the client asks for an ICE restart. */
+export const ICE_GRACE_MS = 3_000;
+
+/** An offer without an answer after this long is rolled back. */
+export const ANSWER_TIMEOUT_MS = 15_000;
+
+/** Camera capture constraints. */
+export const VIDEO_CONSTRAINTS = Object.freeze({
+  width: { ideal: 1280 },
+  height: { ideal: 720 },
+  frameRate: { ideal: 30 },
+});
+
+/** Audio capture constraints. */
+export const AUDIO_CONSTRAINTS = Object.freeze({
+  echoCancellation: true,
+  noiseSuppression: true,
+  autoGainControl: true,
+});
+
+/** Query parameters of the page. */
+export const query = Object.freeze({
+  room: params.get("room")?.trim() || "",
+  name: params.get("name")?.trim() || "",
+  server: params.get("server")?.trim() || "",
+});
+
+/**
+ * The signaling WebSocket URL for a user.
+ * @param {string} userId
+ * @param {string} name
+ * @returns {string}
+ */
+export function signalingUrl(userId, name) {
+  let base = query.server;
+  if (!base) {
+    if (location.protocol === "http:" || location.protocol === "https:") {
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      base = `${scheme}//${location.host}/ws`;
+    } else {
+      base = "ws://localhost:8080/ws";
+    }
+  }
+  const url = new URL(base);
+  url.searchParams.set("userId", userId);
+  url.searchParams.set("name", name);
+  return url.toString();
+}
