@@ -153,7 +153,11 @@ class IceLiteAgent:
         self._current.remote_pwd = pwd
 
     def restart(self, local_ufrag: str, local_pwd: str) -> None:
-        """ICE restart with new local credentials; the selected pair keeps working."""
+        """ICE restart with new local credentials; the selected pair keeps working.
+
+        The client's new ufrag comes with `set_remote_credentials` after this. A `failed`
+        agent stays failed (consent expiry is final for the PeerConnection).
+        """
         _validate(local_ufrag, local_pwd)
         # With two restarts in a row before the client used the first, keep the generation
         # the client is actually using.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -66,7 +68,7 @@ def test_round_trip_across_arbitrary_splits(payloads: list[bytes], cuts: list[in
     points = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
     framer = RfcFramer()
     out: list[bytes] = []
-    for start, end in zip(points, points[1:], strict=False):
+    for start, end in itertools.pairwise(points):
         out += framer.feed(stream[start:end])
     assert out == payloads
     assert framer.buffered == 0
