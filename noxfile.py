@@ -43,7 +43,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package."""
-    session.install("-e", ".[test]", "mypy>=1.10", "types-setuptools")
+    session.install("-e", ".[test]", "mypy>=1.10", "types-psutil")
     session.run("mypy", "sfu_trio")
 
 

@@ -1,0 +1,168 @@
+"""One UDP socket for every participant's media: read in batches, route, send without awaiting.
+
+Routing: a datagram from a known remote address goes to that address's endpoint. A datagram from
+an unknown address is looked at only if it is a STUN message whose USERNAME names a local ufrag
+we issued; anything else is counted and dropped before any allocation.
+
+Sending is synchronous (a non-blocking ``sendto``): the forwarding path never awaits. When the
+kernel's send buffer is full the datagram is dropped and counted, as a congested link would.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+import trio
+
+from ..webrtc.stun import local_ufrag_of, stun_username_untrusted
+
+logger = structlog.get_logger("sfu_trio.udp")
+
+Address = tuple[str, int]
+RECEIVE_BUFFER = 4 * 1024 * 1024
+SEND_BUFFER = 4 * 1024 * 1024
+MAX_DATAGRAM = 2048
+BATCH = 64
+
+
+class DatagramEndpoint(Protocol):
+    """What the transport delivers datagrams to: one participant's media connection."""
+
+    def datagram_received(self, data: bytes, addr: Address, now: float) -> None: ...
+
+
+@dataclass(slots=True)
+class UdpStatistics:
+    """Plain counters, read by the metrics collector at scrape time."""
+
+    datagrams_received: int = 0
+    bytes_received: int = 0
+    datagrams_sent: int = 0
+    bytes_sent: int = 0
+    send_drops: int = 0
+    unknown_source_drops: int = 0
+
+
+class UdpTransport:
+    """The media socket shared by every participant of this node."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._sendto = sock.sendto
+        self._by_ufrag: dict[str, DatagramEndpoint] = {}
+        self._by_address: dict[Address, DatagramEndpoint] = {}
+        self.statistics = UdpStatistics()
+
+    @classmethod
+    def bind(cls, host: str, port: int) -> UdpTransport:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
+        return cls(sock)
+
+    @property
+    def local_address(self) -> Address:
+        host, port = self._sock.getsockname()[:2]
+        return host, port
+
+    def close(self) -> None:
+        self._sock.close()
+
+    # -- routing --------------------------------------------------------------------------
+
+    @property
+    def routes(self) -> tuple[int, int]:
+        """How many (ufrags, remote addresses) are routed now: a gauge for leak checks."""
+        return len(self._by_ufrag), len(self._by_address)
+
+    def register_ufrag(self, ufrag: str, endpoint: DatagramEndpoint) -> None:
+        self._by_ufrag[ufrag] = endpoint
+
+    def unregister_ufrag(self, ufrag: str) -> None:
+        self._by_ufrag.pop(ufrag, None)
+
+    def bind_address(self, addr: Address, endpoint: DatagramEndpoint) -> None:
+        """Route datagrams from ``addr`` to ``endpoint`` (after a valid STUN check from it)."""
+        self._by_address[addr] = endpoint
+
+    def unbind_address(self, addr: Address, endpoint: DatagramEndpoint) -> None:
+        """Stop routing ``addr`` to ``endpoint`` (its pair moved); other endpoints' routes stay."""
+        if self._by_address.get(addr) is endpoint:
+            del self._by_address[addr]
+
+    def unbind_endpoint(self, endpoint: DatagramEndpoint) -> None:
+        for addr in [a for a, e in self._by_address.items() if e is endpoint]:
+            del self._by_address[addr]
+        for ufrag in [u for u, e in self._by_ufrag.items() if e is endpoint]:
+            del self._by_ufrag[ufrag]
+
+    def deliver(self, data: bytes, addr: Address, now: float) -> None:
+        endpoint = self._by_address.get(addr)
+        if endpoint is None:
+            endpoint = self._endpoint_for_stun(data)
+            if endpoint is None:
+                self.statistics.unknown_source_drops += 1
+                return
+        endpoint.datagram_received(data, addr, now)
+
+    def _endpoint_for_stun(self, data: bytes) -> DatagramEndpoint | None:
+        if not data or data[0] > 3:
+            return None
+        username = stun_username_untrusted(data)
+        if username is None:
+            return None
+        return self._by_ufrag.get(local_ufrag_of(username))
+
+    # -- I/O ------------------------------------------------------------------------------
+
+    def send(self, data: bytes, addr: Address) -> bool:
+        """Send without blocking; False when the datagram was dropped (buffer full, unreachable)."""
+        try:
+            self._sendto(data, addr)
+        except BlockingIOError:
+            self.statistics.send_drops += 1
+            return False
+        except OSError as exc:
+            if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+                self.statistics.send_drops += 1
+                return False
+            raise
+        stats = self.statistics
+        stats.datagrams_sent += 1
+        stats.bytes_sent += len(data)
+        return True
+
+    async def run(self) -> None:
+        """Read datagrams until cancelled, in batches without awaiting between them."""
+        recvfrom = self._sock.recvfrom
+        deliver = self.deliver
+        stats = self.statistics
+        current_time = trio.current_time
+        while True:
+            await trio.lowlevel.wait_readable(self._sock)
+            now = current_time()
+            for _ in range(BATCH):
+                try:
+                    data, addr = recvfrom(MAX_DATAGRAM)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    # ICMP errors from an earlier send surface here on some systems.
+                    continue
+                stats.datagrams_received += 1
+                stats.bytes_received += len(data)
+                try:
+                    deliver(data, addr[:2], now)
+                except Exception:
+                    logger.exception("datagram handling failed", addr=addr)
