@@ -43,10 +43,14 @@ def assign_slots(
         wanted_kinds.setdefault(track, kind)
     slot_kind = {slot.mid: slot.kind for slot in slots}
     placed: dict[str, TrackKey] = {}
-    for mid, track in current.items():
-        kind = wanted_kinds.get(track)
-        if kind is not None and slot_kind.get(mid) == kind and track not in placed.values():
-            placed[mid] = track
+    for mid, current_track in current.items():
+        wanted_kind = wanted_kinds.get(current_track)
+        if (
+            wanted_kind is not None
+            and slot_kind.get(mid) == wanted_kind
+            and current_track not in placed.values()
+        ):
+            placed[mid] = current_track
     already = set(placed.values())
     free = [slot for slot in slots if slot.mid not in placed]
     waiting: list[TrackKey] = []
