@@ -28,6 +28,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from .config import Config
 from .observability.logging import configure_logging
 from .observability.metrics import Metrics, SnapshotSample
+from .runtime.media_transport import MediaTransport
 from .runtime.rooms import RoomRegistry
 from .signaling.app import create_app
 from .signaling.auth import TokenVerifier
@@ -100,9 +101,9 @@ def registry_samples(registry: RoomRegistry) -> list[SnapshotSample]:
     ]
 
 
-def build_context(config: Config) -> ServerContext:
+def build_context(config: Config, media: MediaTransport | None = None) -> ServerContext:
     metrics = Metrics()
-    registry = RoomRegistry(config)
+    registry = RoomRegistry(config, media=media)
     metrics.bind_live_counts(rooms=lambda: len(registry.rooms), peers=registry.peer_count)
     metrics.add_snapshot_collector(lambda: registry_samples(registry))
     verifier = None
@@ -127,7 +128,8 @@ async def serve(
 ) -> int:
     """Run a server until it is asked to stop; returns the process exit code."""
     configure_logging(config.log_level, config.log_format)
-    ctx = build_context(config)
+    media = MediaTransport.from_config(config)
+    ctx = build_context(config, media)
     structlog.contextvars.bind_contextvars(instance=ctx.instance_id)
     if ctx.verifier is None:
         logger.warning("token auth is off: set SFU_API_KEY and SFU_API_SECRET to require tokens")
@@ -147,6 +149,7 @@ async def serve(
             http_stopped.set()
 
     async with trio.open_nursery() as nursery:
+        await nursery.start(media.run)
         await nursery.start(ctx.registry.run)
         binds = await nursery.start(run_http)
         metrics_url = None

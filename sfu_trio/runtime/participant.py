@@ -12,6 +12,7 @@ import trio
 from .link import SignalingLink
 
 if TYPE_CHECKING:
+    from .media_session import ParticipantMedia
     from .room import Room
 
 logger = structlog.get_logger("sfu_trio.participant")
@@ -54,6 +55,8 @@ class Participant:
         self.link: SignalingLink | None = None
         self.bandwidth_limit: int | None = None
         self.muted_sources: dict[str, bool] = {}
+        self.unsubscribed: set[str] = set()
+        self.media: ParticipantMedia | None = None
         self.suspended_at: float | None = now
         self.last_heard = now
         self.removed = False
@@ -116,10 +119,28 @@ class Participant:
                 task_status.started()
                 await trio.sleep_forever()
 
+    async def ensure_media(self) -> ParticipantMedia:
+        """This participant's media session, created (and started) on its first offer."""
+        if self.media is None:
+            from .media_session import ParticipantMedia
+
+            transport = self.room.registry.media
+            if transport is None:
+                from .errors import Unavailable
+
+                raise Unavailable("media is not available on this server")
+            assert self.nursery is not None, "participant is not running"
+            media = ParticipantMedia(self, transport)
+            self.media = media
+            await self.nursery.start(media.run)
+        return self.media
+
     def cancel(self) -> None:
         """End every task the participant owns (called once it is removed from its room)."""
         self.removed = True
         self.link = None
+        if self.media is not None:
+            self.media.close()
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
 

@@ -10,9 +10,10 @@ import structlog
 import trio
 
 from ..config import Config
-from .errors import Conflict, RoomFull
+from .errors import Conflict, NotFound, RoomFull
 from .link import SignalingLink
 from .participant import Participant, Permissions
+from .tracks import PublishedTrack
 
 if TYPE_CHECKING:
     from .rooms import RoomRegistry
@@ -42,6 +43,7 @@ class Room:
         self.max_peers = max_peers
         self.created_at = created_at
         self.participants: dict[str, Participant] = {}
+        self.tracks: dict[str, PublishedTrack] = {}
         self._by_user: dict[str, Participant] = {}
         self._announced: set[str] = set()
         self.closed = False
@@ -155,6 +157,7 @@ class Room:
             **participant.describe(),
             "roomId": self.name,
             "mediaState": dict(participant.muted_sources),
+            "tracks": [t.describe() for t in self.tracks.values() if t.publisher is participant],
         }
 
     def remove(self, participant: Participant, *, reason: str) -> None:
@@ -179,11 +182,59 @@ class Room:
     def set_media_state(self, participant: Participant, source: str, muted: bool) -> None:
         """Record a participant's mute or camera-off and tell the others."""
         participant.muted_sources[source] = muted
-        self.broadcast(
-            "media-state",
-            {"peerId": participant.peer_id, "source": source, "muted": muted},
-            exclude=participant,
-        )
+        data: dict[str, Any] = {"peerId": participant.peer_id, "source": source, "muted": muted}
+        for track in self.tracks.values():
+            if track.publisher is participant and track.source == source:
+                track.up.set_muted(muted)
+                data["trackId"] = track.track_id
+        self.broadcast("media-state", data, exclude=participant)
+
+    # -- tracks ---------------------------------------------------------------------------
+
+    def publish(self, track: PublishedTrack) -> None:
+        """A participant publishes a track: everyone else is told and asked to re-offer."""
+        self.tracks[track.key] = track
+        logger.info("track published", track=track.key, kind=track.kind, source=track.source)
+        self.broadcast("track-published", track.describe(), exclude=track.publisher)
+        for other in self.participants.values():
+            if other.media is not None and (other is not track.publisher or other.media.echo):
+                other.media.request_renegotiation()
+
+    def change_subscription(self, participant: Participant, track_id: str, action: str) -> None:
+        """``subscription``: (un)subscribe from a track, or pause/resume its forwarding."""
+        track = next((t for t in self.tracks.values() if t.track_id == track_id), None)
+        if track is None:
+            raise NotFound(f"subscription: no track {track_id!r} in this room")
+        media = participant.media
+        if action in ("subscribe", "unsubscribe"):
+            if action == "unsubscribe":
+                participant.unsubscribed.add(track.key)
+                if media is not None:
+                    media.drop_track(track.key)
+            else:
+                participant.unsubscribed.discard(track.key)
+                if media is not None:
+                    media.request_renegotiation()
+            return
+        if media is None:
+            raise Conflict("subscription: no media session yet")
+        media.set_paused(track.key, action == "pause")
+
+    def unpublish(self, track: PublishedTrack) -> None:
+        """Stop forwarding a track everywhere; subscribers are told and asked to re-offer."""
+        if self.tracks.get(track.key) is not track:
+            return
+        del self.tracks[track.key]
+        logger.info("track unpublished", track=track.key)
+        data = {
+            k: v
+            for k, v in track.describe().items()
+            if k in ("trackId", "peerId", "kind", "source")
+        }
+        self.broadcast("track-unpublished", data, exclude=track.publisher)
+        for other in self.participants.values():
+            if other.media is not None:
+                other.media.drop_track(track.key)
 
     def broadcast(
         self, type: str, data: dict[str, Any], *, exclude: Participant | None = None
@@ -198,7 +249,7 @@ class Room:
             "name": self.name,
             "roomId": self.room_id,
             "peerCount": len(self.participants),
-            "trackCount": 0,
+            "trackCount": len(self.tracks),
             "maxPeers": self.max_peers,
             "createdAt": datetime.fromtimestamp(self.created_at, UTC).isoformat(),
         }

@@ -11,6 +11,7 @@ import trio
 
 from ..config import Config
 from .errors import Conflict, NotFound, Unavailable
+from .media_transport import MediaTransport
 from .participant import Participant
 from .room import Room
 
@@ -32,8 +33,15 @@ class RegistryStatistics:
 class RoomRegistry:
     """Every live room of this node; its nursery (a child of the server's) owns the rooms."""
 
-    def __init__(self, config: Config, *, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        media: MediaTransport | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
+        self.media = media
         self.rooms: dict[str, Room] = {}
         self.draining = False
         self._sessions: dict[str, Participant] = {}

@@ -159,3 +159,63 @@ def parse_bandwidth(data: dict[str, Any]) -> int:
     if bandwidth < 0 or bandwidth > 1_000_000_000:
         raise BadRequest("set-bandwidth-limit: bandwidth must be between 0 and 1e9")
     return int(bandwidth)
+
+
+def parse_sdp(data: dict[str, Any], message_type: str) -> str:
+    sdp = data.get("sdp")
+    if not isinstance(sdp, str) or not sdp.strip():
+        raise BadRequest(f"{message_type}: sdp must be a non-empty string")
+    return sdp
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRequest:
+    """A validated ``offer``: the SDP and the source of each published track id."""
+
+    sdp: str
+    sources: dict[str, str]
+
+
+def parse_offer(data: dict[str, Any]) -> OfferRequest:
+    sdp = parse_sdp(data, "offer")
+    if data.get("type", "offer") != "offer":
+        raise BadRequest("offer: type must be 'offer'")
+    sources: dict[str, str] = {}
+    tracks = data.get("tracks") or []
+    if not isinstance(tracks, list):
+        raise BadRequest("offer: tracks must be a list")
+    for entry in tracks:
+        if not isinstance(entry, dict):
+            raise BadRequest("offer: each track must be an object")
+        track_id, source = entry.get("trackId"), entry.get("source")
+        if not isinstance(track_id, str) or source not in MEDIA_SOURCES:
+            raise BadRequest("offer: each track needs a trackId and a known source")
+        sources[track_id] = str(source)
+    return OfferRequest(sdp, sources)
+
+
+def parse_candidate(data: dict[str, Any]) -> None:
+    candidate = data.get("candidate")
+    if candidate is not None and not isinstance(candidate, str):
+        raise BadRequest("ice-candidate: candidate must be a string")
+
+
+SUBSCRIPTION_ACTIONS = ("subscribe", "unsubscribe", "pause", "resume")
+
+
+def parse_subscription(data: dict[str, Any]) -> tuple[str, str]:
+    track_id, action = data.get("trackId"), data.get("action")
+    if not isinstance(track_id, str) or not track_id:
+        raise BadRequest("subscription: trackId is required")
+    if action not in SUBSCRIPTION_ACTIONS:
+        raise BadRequest(f"subscription: action must be one of {', '.join(SUBSCRIPTION_ACTIONS)}")
+    return track_id, str(action)
+
+
+def parse_layer_switch(data: dict[str, Any]) -> tuple[str, str]:
+    track_id, rid = data.get("trackId"), data.get("targetRid")
+    if not isinstance(track_id, str) or not track_id:
+        raise BadRequest("layer-switch: trackId is required")
+    if not isinstance(rid, str) or not rid:
+        raise BadRequest("layer-switch: targetRid is required")
+    return track_id, rid

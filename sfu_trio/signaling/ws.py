@@ -18,9 +18,14 @@ from .messages import (
     CLIENT_MESSAGE_TYPES,
     encode_message,
     parse_bandwidth,
+    parse_candidate,
     parse_envelope_untrusted,
     parse_join,
+    parse_layer_switch,
     parse_media_state,
+    parse_offer,
+    parse_sdp,
+    parse_subscription,
 )
 from .ratelimit import TokenBucket
 
@@ -238,6 +243,8 @@ class SocketSession:
         participant = self.joined("set-bandwidth-limit")
         bandwidth = parse_bandwidth(data)
         participant.bandwidth_limit = bandwidth or None
+        if participant.media is not None:
+            participant.media.set_bandwidth_limit(participant.bandwidth_limit)
         self.link.send("set-bandwidth-limit", {"success": True, "bandwidth": bandwidth})
 
     async def on_media_state(self, data: dict[str, Any]) -> None:
@@ -245,12 +252,45 @@ class SocketSession:
         source, muted = parse_media_state(data)
         participant.room.set_media_state(participant, source, muted)
 
-    async def on_media(self, data: dict[str, Any]) -> None:
-        raise SignalingError("media is not available on this server yet", code=501)
+    async def on_offer(self, data: dict[str, Any]) -> None:
+        participant = self.joined("offer")
+        offer = parse_offer(data)
+        media = await participant.ensure_media()
+        if data.get("echo") is True:
+            media.echo = True
+        answer = await media.handle_offer(offer.sdp, offer.sources)
+        self.link.send("answer", answer)
 
+    async def on_answer(self, data: dict[str, Any]) -> None:
+        participant = self.joined("answer")
+        media = participant.media
+        if media is None:
+            raise BadRequest("answer: no ice-restart-offer to answer")
+        media.handle_restart_answer(parse_sdp(data, "answer"))
 
-async def _on_media(session: SocketSession, data: dict[str, Any]) -> None:
-    await session.on_media(data)
+    async def on_ice_candidate(self, data: dict[str, Any]) -> None:
+        # ICE-lite: the server learns the client's addresses from its connectivity checks,
+        # so trickled candidates need no action; they are still validated.
+        self.joined("ice-candidate")
+        parse_candidate(data)
+
+    async def on_ice_restart_request(self, data: dict[str, Any]) -> None:
+        participant = self.joined("ice-restart-request")
+        if participant.media is None:
+            raise BadRequest("ice-restart-request: no media session yet")
+        self.link.send("ice-restart-offer", participant.media.restart_offer())
+
+    async def on_subscription(self, data: dict[str, Any]) -> None:
+        participant = self.joined("subscription")
+        track_id, action = parse_subscription(data)
+        participant.room.change_subscription(participant, track_id, action)
+
+    async def on_layer_switch(self, data: dict[str, Any]) -> None:
+        participant = self.joined("layer-switch")
+        track_id, rid = parse_layer_switch(data)
+        if participant.media is None:
+            raise BadRequest("layer-switch: no media session yet")
+        participant.media.set_layer(track_id, rid)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -261,12 +301,12 @@ HANDLERS: dict[str, Handler] = {
     "is-allow-renegotiation": SocketSession.on_is_allow_renegotiation,
     "set-bandwidth-limit": SocketSession.on_set_bandwidth_limit,
     "media-state": SocketSession.on_media_state,
-    "offer": _on_media,
-    "answer": _on_media,
-    "ice-candidate": _on_media,
-    "ice-restart-request": _on_media,
-    "subscription": _on_media,
-    "layer-switch": _on_media,
+    "offer": SocketSession.on_offer,
+    "answer": SocketSession.on_answer,
+    "ice-candidate": SocketSession.on_ice_candidate,
+    "ice-restart-request": SocketSession.on_ice_restart_request,
+    "subscription": SocketSession.on_subscription,
+    "layer-switch": SocketSession.on_layer_switch,
 }
 assert set(HANDLERS) == CLIENT_MESSAGE_TYPES
 

@@ -36,7 +36,9 @@ def require_chromium() -> None:
     pytest.skip("no /usr/bin/chromium (apt-get install -y chromium)")
 
 
-@pytest.fixture(scope="session")
+# Package scope: sync Playwright runs an asyncio loop in this thread while it lives, which
+# would break the asyncio.run() of tests outside tests/e2e in the same process.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     require_chromium()
     from playwright.sync_api import sync_playwright

@@ -7,9 +7,7 @@ No media flows here (no server runs): only the SDP contract is checked.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,17 +23,6 @@ from sfu_trio.webrtc.sdp import SessionDescription
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 FINGERPRINT = ":".join(f"{b:02X}" for b in range(32))
 TRANSPORT = LocalTransport(
     ice_ufrag="sfuA",
@@ -66,27 +53,18 @@ window.applyAnswer = async (name, sdp) => {
 
 
 @pytest.fixture(scope="module")
-def page() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but /usr/bin/chromium is missing")
-        pytest.skip("no /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page()
-            # getUserMedia needs a secure context: serve a blank page as http://localhost/.
-            tab.route(
-                "http://localhost/",
-                lambda route: route.fulfill(body="<html></html>", content_type="text/html"),
-            )
-            tab.goto("http://localhost/")
-            tab.evaluate(HELPERS)
-            yield tab
-        finally:
-            browser.close()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    tab = context.new_page()
+    # getUserMedia needs a secure context: serve a blank page as http://localhost/.
+    tab.route(
+        "http://localhost/",
+        lambda route: route.fulfill(body="<html></html>", content_type="text/html"),
+    )
+    tab.goto("http://localhost/")
+    tab.evaluate(HELPERS)
+    yield tab
+    context.close()
 
 
 def _offer(page: Any, name: str, build_js: str) -> SessionDescription:

@@ -1,8 +1,11 @@
 """aiortc as an independent WebRTC client, driven over stdin/stdout JSON lines (asyncio, so it
 runs in its own process).
 
-Out: {"type": "offer", "sdp"}, {"type": "state", "connection"}, {"type": "frames", "kind", "count"}
-In:  {"type": "answer", "sdp"}, {"type": "close"}
+Out: {"type": "offer", "sdp", "tracks"}, {"type": "state", "connection"},
+     {"type": "frames", "kind", "count"}
+In:  {"type": "answer", "sdp"}, {"type": "offer", "recv": {"audio": n, "video": n}} (make a new
+     offer, first adding n recvonly transceivers of each kind), {"type": "close"}
+Command line: ``--publish`` (default) or ``--no-publish`` (a receive-only client).
 The offer has one audio and one video sendrecv transceiver fed by small generated frames;
 decoded frames of the tracks the server sends back are counted and reported.
 """
@@ -73,10 +76,18 @@ async def main() -> None:
         task = asyncio.ensure_future(count_frames(track))
         tasks.add(task)
 
-    pc.addTrack(AudioStreamTrack())
-    pc.addTrack(SmallVideoTrack())
-    await pc.setLocalDescription(await pc.createOffer())
-    emit({"type": "offer", "sdp": pc.localDescription.sdp})
+    published = []
+    if "--no-publish" not in sys.argv:
+        for track, source in ((AudioStreamTrack(), "microphone"), (SmallVideoTrack(), "camera")):
+            pc.addTrack(track)
+            published.append({"trackId": track.id, "source": source})
+
+    async def offer() -> None:
+        await pc.setLocalDescription(await pc.createOffer())
+        emit({"type": "offer", "sdp": pc.localDescription.sdp, "tracks": published})
+
+    if published:
+        await offer()
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         if not line:
@@ -84,6 +95,11 @@ async def main() -> None:
         message = json.loads(line)
         if message["type"] == "answer":
             await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+        elif message["type"] == "offer":
+            for kind, count in message.get("recv", {}).items():
+                for _ in range(count):
+                    pc.addTransceiver(kind, direction="recvonly")
+            await offer()
         elif message["type"] == "close":
             break
     await pc.close()

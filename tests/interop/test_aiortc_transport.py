@@ -9,12 +9,7 @@ whole media path (receive, unprotect, protect, send) both ways.
 
 from __future__ import annotations
 
-import json
 import struct
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,57 +25,11 @@ from sfu_trio.webrtc.ice_lite import generate_credentials
 from sfu_trio.webrtc.negotiation import LocalTransport, OutgoingTrack, create_answer
 from sfu_trio.webrtc.sdp import SessionDescription
 from sfu_trio.webrtc.tcp_framing import RfcFramer, frame
+from tests.interop.conftest import AiortcPeer
 
-pytestmark = pytest.mark.interop
-
-HELPER = Path(__file__).with_name("aiortc_peer.py")
 MIME = {"audio": "audio/opus", "video": "video/VP8"}
 
-
-class AiortcPeer:
-    """The subprocess and its JSON-lines conversation."""
-
-    def __init__(self, process: trio.Process) -> None:
-        assert process.stdin is not None and process.stdout is not None
-        self.process = process
-        self._stdin = process.stdin
-        self._stdout = process.stdout
-        self._buffer = b""
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self._stdin.send_all(json.dumps(message).encode() + b"\n")
-
-    async def receive(self) -> dict[str, Any]:
-        while b"\n" not in self._buffer:
-            data = await self._stdout.receive_some(65536)
-            if not data:
-                raise EOFError("aiortc helper exited")
-            self._buffer += data
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        message: dict[str, Any] = json.loads(line)
-        return message
-
-    async def wait_for(self, **fields: Any) -> dict[str, Any]:
-        while True:
-            message = await self.receive()
-            if all(message.get(k) == v for k, v in fields.items()):
-                return message
-
-
-@pytest.fixture
-async def aiortc_peer() -> AsyncIterator[AiortcPeer]:
-    process = await trio.lowlevel.open_process(
-        [sys.executable, str(HELPER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    try:
-        yield AiortcPeer(process)
-    finally:
-        process.kill()
-        with trio.CancelScope(shield=True):
-            await process.wait()
-        assert process.stdin is not None and process.stdout is not None
-        await process.stdin.aclose()
-        await process.stdout.aclose()
+pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
