@@ -68,3 +68,15 @@ def cluster(session: nox.Session) -> None:
     ensure_debian_packages(session, {"redis-server": "redis-server"})
     session.install("-e", ".[test,interop]")
     session.run("pytest", *PYTEST_FLAGS, "-m", "cluster", *session.posargs, success_codes=[0, 5])
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The forwarding benchmark (benchmarks/run.py): the floor, sfu_trio and Janus under the same
+    load generator; prints the table and writes benchmarks/results/latest.json. Not in the
+    default sessions. Installs Debian's ``janus`` when missing (root); without root, Janus and
+    the network namespace are skipped."""
+    if os.geteuid() == 0:
+        ensure_debian_packages(session, {"janus": "janus"})
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -6,7 +6,7 @@ import { query } from "./config.js";
 import { Conference } from "./conference.js";
 import { installDebugHook } from "./debug.js";
 import { LocalMedia } from "./local_media.js";
-import { loadName, randomRoomName, saveName, pageUserId } from "./prefs.js";
+import { loadName, randomRoomName, saveName, pageUserId, randomId } from "./prefs.js";
 import { Room } from "./room.js";
 import { AudioSink } from "./ui/audio.js";
 import { Controls } from "./ui/controls.js";
@@ -63,7 +63,7 @@ const controls = new Controls($("call-header"), $("controls"), {
 });
 
 const endScreen = new EndScreen($("end-screen"), {
-  onRejoin: () => enterRoom(conference.state.name, conference.state.roomId),
+  onRejoin: () => enterRoom(conference.state.name, conference.state.roomId, { echo: conference.echo }),
   onHome: () => {
     location.href = location.pathname;
   },
@@ -73,11 +73,14 @@ const endScreen = new EndScreen($("end-screen"), {
  * Leaves the join screen and joins `roomId` as `name`.
  * @param {string} name
  * @param {string} roomId
+ * @param {{echo?: boolean}} [options] echo: the private camera and microphone test
  */
-async function enterRoom(name, roomId) {
-  saveName(name);
+async function enterRoom(name, roomId, options = {}) {
   const url = new URL(location.href);
-  url.searchParams.set("room", roomId);
+  if (!options.echo) {
+    saveName(name);
+    url.searchParams.set("room", roomId);
+  }
   url.searchParams.delete("name");
   history.replaceState(null, "", url);
   endScreen.hide();
@@ -88,7 +91,7 @@ async function enterRoom(name, roomId) {
   joinScreen.hide();
   joinScreen.setBusy(false);
   $("call-screen").hidden = false;
-  conference.join(roomId, name);
+  conference.join(roomId, name, options);
   scheduleRender();
 }
 
@@ -114,7 +117,7 @@ function render() {
   audio.render(room.audioTracks().map((rt) => rt.track));
   if (panel.open) panel.render(room);
   controls.render({
-    roomId: room.roomId || conference.state.roomId,
+    roomId: conference.echo ? "Camera and microphone test" : room.roomId || conference.state.roomId,
     count: room.count,
     micOn: local.micOn,
     camOn: local.camOn,
@@ -159,10 +162,12 @@ conference.addEventListener("ended", (e) => {
 });
 window.addEventListener("pagehide", () => conference.leaveSilently());
 
-installDebugHook({ state: conference.state, room, local, call: () => conference.call });
+installDebugHook({ state: conference.state, room, local, call: () => conference.call, log: conference.log });
 
 const initialName = query.name || loadName();
-if (query.room && initialName) {
+if (query.echo) {
+  enterRoom(initialName || "You", `echo-${randomId().slice(0, 12)}`, { echo: true });
+} else if (query.room && initialName) {
   enterRoom(initialName, query.room);
 } else {
   joinScreen.show();

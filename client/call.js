@@ -20,10 +20,12 @@ import { IceWatch } from "./ice_watch.js";
 export class Call extends EventTarget {
   /**
    * @param {(type: string, data?: object) => void} send sends one signaling message
+   * @param {{echo?: boolean}} [options] echo: ask the server to send our own tracks back
    */
-  constructor(send) {
+  constructor(send, options = {}) {
     super();
     this._send = send;
+    this._echo = options.echo === true;
     this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
     /** @type {Map<string, RTCRtpTransceiver>} source -> sendonly transceiver */
     this._sendSlots = new Map();
@@ -132,10 +134,10 @@ export class Call extends EventTarget {
     this._offerQueued = false;
     try {
       this._ensureFreeSlots();
-      const offer = await this.pc.createOffer();
-      await this.pc.setLocalDescription(offer);
+      await this.pc.setLocalDescription(await this.pc.createOffer());
       const sdp = this.pc.localDescription.sdp;
-      this._send("offer", { sdp, type: "offer", tracks: this._publishedTracks(sdp) });
+      const offer = { sdp, type: "offer", tracks: this._publishedTracks(sdp) };
+      this._send("offer", this._echo ? { ...offer, echo: true } : offer);
       clearTimeout(this._answerTimer);
       this._answerTimer = setTimeout(() => this._onAnswerTimeout(), ANSWER_TIMEOUT_MS);
     } catch (error) {

@@ -16,6 +16,7 @@ import { saveSession, loadSession } from "./prefs.js";
 import { Signaling } from "./signaling.js";
 
 const ROOM_STATE_WAIT_MS = 400;
+const LOG_LENGTH = 200;
 
 export class Conference extends EventTarget {
   /**
@@ -42,6 +43,9 @@ export class Conference extends EventTarget {
     this._layers = new Map();
     /** @type {Map<string, string[]>} "joined"/"left" -> names not announced yet */
     this._arrivals = new Map();
+    /** @type {Array<{at: number, type: string, data: object}>} the last messages received (debug hook) */
+    this.log = [];
+    this.echo = false;
     local.addEventListener("track", (e) => this._onLocalTrack(e.detail).catch((err) => this._error(err)));
   }
 
@@ -49,8 +53,12 @@ export class Conference extends EventTarget {
    * Connects and joins a room.
    * @param {string} roomId room name
    * @param {string} name display name
+   * @param {{echo?: boolean}} [options] echo: a private camera and microphone test (the server
+   *   sends our own tracks back)
    */
-  join(roomId, name) {
+  join(roomId, name, options = {}) {
+    this.echo = options.echo === true;
+    this.room.echo = this.echo;
     Object.assign(this.state, { roomId, name });
     this.room.reset(roomId, "", name);
     this._setPhase("connecting");
@@ -157,6 +165,7 @@ export class Conference extends EventTarget {
 
   _onMessage(type, data) {
     const room = this.room;
+    if (this.log.push({ at: performance.now(), type, data }) > LOG_LENGTH) this.log.shift();
     switch (type) {
       case "join": return this._onJoinAck(data);
       case "room-state": room.setRoomState(data); return this._roomStateSeen();
@@ -218,7 +227,7 @@ export class Conference extends EventTarget {
   }
 
   _createCall() {
-    const call = new Call((type, data) => this._signaling?.send(type, data));
+    const call = new Call((type, data) => this._signaling?.send(type, data), { echo: this.echo });
     let first = true;
     call.addEventListener("remote-tracks", (e) => this.room.setReceived(e.detail.tracks));
     call.addEventListener("answered", () => {

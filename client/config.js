@@ -6,6 +6,8 @@
  *   ?name=<name>      display name (with ?room=, joins directly)
  *   ?simulcast=0      publish the camera as a single layer
  *   ?server=<ws url>  signaling endpoint (default: /ws on this host)
+ *   ?echo=1           "test my camera and microphone": a private session in which the server
+ *                     sends the page its own camera and microphone back
  */
 
 const params = new URLSearchParams(location.search);
@@ -55,6 +57,7 @@ export const query = Object.freeze({
   room: params.get("room")?.trim() || "",
   name: params.get("name")?.trim() || "",
   server: params.get("server")?.trim() || "",
+  echo: params.get("echo") === "1",
 });
 
 /**

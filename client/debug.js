@@ -5,18 +5,20 @@
  *   sfu.pc       the current RTCPeerConnection (or null)
  *   sfu.stats()  per received track: peerId, source, kind, framesDecoded, audioLevel, packetsReceived…
  *   sfu.room     the Room model; sfu.local the LocalMedia
+ *   sfu.log      the last server messages received: {at: performance.now(), type, data}
  */
 
 /**
  * Installs `window.sfu`.
  * @param {{state: object, room: import("./room.js").Room, local: import("./local_media.js").LocalMedia,
- *          call: () => import("./call.js").Call | null}} parts
+ *          call: () => import("./call.js").Call | null, log: object[]}} parts
  */
 export function installDebugHook(parts) {
   const hook = {
     state: parts.state,
     room: parts.room,
     local: parts.local,
+    log: parts.log,
     get pc() {
       return parts.call()?.pc ?? null;
     },

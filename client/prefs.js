@@ -59,7 +59,8 @@ export function saveDevicePrefs(prefs) {
   writeJson(() => localStorage, DEVICES_KEY, prefs);
 }
 
-function randomId() {
+/** @returns {string} a random identifier (a UUID where the browser can make one) */
+export function randomId() {
   if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

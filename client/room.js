@@ -10,7 +10,8 @@
  *            quality: string}} Participant
  * @typedef {{key: string, peerId: string, source: "camera"|"screen", name: string, isSelf: boolean,
  *            videoTrack: MediaStreamTrack | null, videoTrackId: string, layers: string[],
- *            micMuted: boolean, camOff: boolean, speaking: boolean, quality: string}} TileModel
+ *            micMuted: boolean, camOff: boolean, speaking: boolean, quality: string,
+ *            echo?: boolean}} TileModel
  */
 
 export class Room extends EventTarget {
@@ -31,6 +32,8 @@ export class Room extends EventTarget {
     /** @type {Map<string, import("./call.js").RemoteTrack>} "peerId/source/kind" -> received track */
     this.received = new Map();
     this.speakerId = "";
+    /** Echo test: our own tracks come back from the server and are shown and played. */
+    this.echo = false;
   }
 
   /**
@@ -47,9 +50,13 @@ export class Room extends EventTarget {
     this._changed();
   }
 
-  /** @param {{peers?: Array<{peerId: string, userId?: string, name?: string, tracks?: Track[]}>}} data */
+  /**
+   * @param {{peers?: Array<{peerId: string, userId?: string, name?: string, tracks?: Track[]}>,
+   *          dominantSpeaker?: string | null}} data
+   */
   setRoomState(data) {
     this.peers.clear();
+    if ("dominantSpeaker" in data) this.speakerId = data.dominantSpeaker || "";
     for (const p of data.peers ?? []) {
       if (p.peerId === this.self.peerId) continue;
       const peer = this._upsertPeer(p);
@@ -150,11 +157,14 @@ export class Room extends EventTarget {
   tiles() {
     const s = this.self;
     const screens = [];
+    const echoed = this.echo ? this.received.get(`${s.peerId}/camera/video`) : undefined;
     const people = [
       {
         key: `${s.peerId || "self"}/camera`, peerId: s.peerId, source: "camera", name: s.name, isSelf: true,
-        videoTrack: s.camOn ? s.cameraTrack : null, videoTrackId: "", layers: [],
+        videoTrack: !s.camOn ? null : this.echo ? echoed?.track ?? null : s.cameraTrack,
+        videoTrackId: echoed?.trackId ?? "", layers: [],
         micMuted: !s.micOn, camOff: !s.camOn, speaking: !!s.peerId && this.speakerId === s.peerId, quality: s.quality,
+        echo: this.echo,
       },
     ];
     if (s.screenTrack) {

@@ -1,4 +1,5 @@
-"""Command line: ``sfu-trio [serve]`` runs the server; ``sfu-trio token`` mints a dev token."""
+"""Command line: ``sfu-trio [serve]`` runs the server; ``sfu-trio token`` mints a dev token;
+``sfu-trio loadtest`` runs the load generator (``sfu_trio.loadtest``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import trio
 
 from .config import SETTINGS, Config, ConfigError, load_config
 
-COMMANDS = ("serve", "token")
+COMMANDS = ("serve", "token", "loadtest")
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--no-publish", action="store_true", help="deny publishing")
     token.add_argument("--no-subscribe", action="store_true", help="deny subscribing")
     _add_setting_flags(token)
+    commands.add_parser(
+        "loadtest",
+        add_help=False,
+        help="synthetic participants against a server (sfu-trio loadtest --help)",
+    )
     return parser
 
 
@@ -55,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or args_list[0] not in COMMANDS:
         args_list.insert(0, "serve")
+    if args_list[0] == "loadtest":
+        from .loadtest.cli import main as loadtest_main
+
+        return loadtest_main(args_list[1:], prog="sfu-trio loadtest")
     args = build_parser().parse_args(args_list)
     overrides = {setting.field: getattr(args, setting.field) for setting in SETTINGS}
     try:

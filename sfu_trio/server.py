@@ -5,6 +5,8 @@ serve()
 └── server nursery
     ├── RoomRegistry.run          room nursery -> Room.run -> Participant.run
     ├── hypercorn (HTTP, /ws)     one task per connection, owned by hypercorn
+    ├── ClusterNode.run           with REDIS_ADDR: heartbeat, claims, records, sessions
+    ├── SignalingRelay.run        with REDIS_ADDR: this node's relay channel, hosted sessions
     ├── hypercorn (metrics port)  when METRICS_ENABLED
     └── signal watcher            SIGTERM/SIGINT -> graceful shutdown
 ```
@@ -27,6 +29,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from .config import Config
 from .observability.logging import configure_logging
+from .observability.media_metrics import MediaSampler
 from .observability.metrics import Metrics, SnapshotSample
 from .runtime.media_transport import MediaTransport
 from .runtime.rooms import RoomRegistry
@@ -34,7 +37,11 @@ from .signaling.app import create_app
 from .signaling.auth import TokenVerifier
 from .signaling.context import ServerContext
 from .signaling.origins import OriginPolicy
+from .signaling.relay import SignalingRelay
+from .state.backend import StateBackend
+from .state.cluster import ClusterNode
 from .state.memory import MemoryStateBackend
+from .state.redis import RedisStateBackend
 
 logger = structlog.get_logger("sfu_trio.server")
 
@@ -101,23 +108,111 @@ def registry_samples(registry: RoomRegistry) -> list[SnapshotSample]:
     ]
 
 
+def cluster_samples(ctx: ServerContext) -> list[SnapshotSample]:
+    cluster, relay = ctx.cluster, ctx.relay
+    stats = ctx.state.statistics()
+    samples = [
+        SnapshotSample(
+            "sfu_state_store_errors_total",
+            "Failed operations of the state store client",
+            "counter",
+            stats.errors,
+        ),
+    ]
+    if cluster is not None and relay is not None:
+        samples += [
+            SnapshotSample(
+                "sfu_cluster_registered",
+                "1 while this node is registered",
+                "gauge",
+                int(cluster.registered),
+            ),
+            SnapshotSample(
+                "sfu_cluster_nodes",
+                "Live nodes at the last heartbeat",
+                "gauge",
+                len(cluster.live_nodes),
+            ),
+            SnapshotSample(
+                "sfu_relay_frames_sent_total",
+                "Relay frames published",
+                "counter",
+                relay.frames_sent,
+            ),
+            SnapshotSample(
+                "sfu_relay_frames_received_total",
+                "Relay frames received",
+                "counter",
+                relay.frames_received,
+            ),
+            SnapshotSample(
+                "sfu_relay_bad_frames_total",
+                "Relay frames dropped as malformed",
+                "counter",
+                relay.bad_frames,
+            ),
+            SnapshotSample(
+                "sfu_relayed_sockets",
+                "Client sockets relayed to another node",
+                "gauge",
+                relay.doors,
+            ),
+            SnapshotSample(
+                "sfu_hosted_sessions",
+                "Sessions run here for sockets on other nodes",
+                "gauge",
+                relay.hosted,
+            ),
+        ]
+    return samples
+
+
+def _state_backend(config: Config) -> StateBackend:
+    if config.redis_addr is None:
+        return MemoryStateBackend()
+    return RedisStateBackend.from_address(
+        config.redis_addr, password=config.redis_password, db=config.redis_db
+    )
+
+
 def build_context(config: Config, media: MediaTransport | None = None) -> ServerContext:
     metrics = Metrics()
     registry = RoomRegistry(config, media=media)
     metrics.bind_live_counts(rooms=lambda: len(registry.rooms), peers=registry.peer_count)
     metrics.add_snapshot_collector(lambda: registry_samples(registry))
+    metrics.add_snapshot_collector(MediaSampler(registry))
     verifier = None
     if config.api_key is not None and config.api_secret is not None:
         verifier = TokenVerifier(config.api_key, config.api_secret)
-    return ServerContext(
+    ctx = ServerContext(
         config=config,
         registry=registry,
         metrics=metrics,
-        state=MemoryStateBackend(),
+        state=_state_backend(config),
         instance_id=config.instance_id or f"sfu-{secrets.token_hex(4)}",
         origins=OriginPolicy(config.allowed_origins),
         verifier=verifier,
     )
+    if config.redis_addr is not None:
+        ctx.cluster = ClusterNode(
+            ctx.state,
+            registry,
+            node_id=ctx.instance_id,
+            session_ttl=config.session_ttl,
+            media_host=(media.addresses[0] if media and media.addresses else config.host),
+            forwarded_bytes=lambda: _bytes_sent(media),
+            count_error=metrics.state_backend_errors.inc,
+        )
+        ctx.relay = SignalingRelay(ctx)
+        metrics.add_snapshot_collector(lambda: cluster_samples(ctx))
+    return ctx
+
+
+def _bytes_sent(media: MediaTransport | None) -> int:
+    try:
+        return 0 if media is None else media.udp.statistics.bytes_sent
+    except RuntimeError:
+        return 0
 
 
 async def serve(
@@ -148,10 +243,17 @@ async def serve(
         finally:
             http_stopped.set()
 
-    async with trio.open_nursery() as nursery:
+    async with ctx.state, trio.open_nursery() as nursery:
         await nursery.start(media.run)
         await nursery.start(ctx.registry.run)
         binds = await nursery.start(run_http)
+        if ctx.cluster is not None and ctx.relay is not None:
+            ctx.cluster.signaling_url = binds[0]
+            ctx.cluster.set_media_ports(
+                media.udp.local_address[1], media.tcp.port if media.tcp else 0
+            )
+            await nursery.start(ctx.relay.run)
+            await nursery.start(ctx.cluster.run)
         metrics_url = None
         if config.metrics_enabled and config.metrics_port != config.port:
             metrics_binds = await nursery.start(
@@ -170,6 +272,7 @@ async def serve(
 
         await ctx.shutdown_requested.wait()
         with trio.move_on_after(config.shutdown_timeout) as drain_scope:
+            await leave_cluster(ctx)
             shutdown_clients(ctx)
             stop_http.set()
             await http_stopped.wait()
@@ -182,17 +285,25 @@ async def serve(
     return exit_code
 
 
+async def leave_cluster(ctx: ServerContext) -> None:
+    """Drain: stop being placed, give up this node's rooms, send relayed sockets elsewhere."""
+    if ctx.cluster is None:
+        return
+    ctx.registry.draining = True
+    logger.info("draining: leaving the cluster", rooms=len(ctx.registry.rooms))
+    with trio.move_on_after(min(2.0, ctx.config.shutdown_timeout / 2)):
+        await ctx.cluster.leave()
+    if ctx.relay is not None:
+        ctx.relay.shut_doors("server shutting down")
+
+
 def shutdown_clients(ctx: ServerContext) -> None:
     """Stop taking joins, tell every client to reconnect elsewhere, close every room."""
     registry = ctx.registry
     registry.draining = True
     logger.info("shutting down", participants=registry.peer_count())
-    for participant in list(registry.participants()):
-        link = participant.link
-        participant.send("server-shutdown", {"reason": "server shutting down", "reconnect": True})
-        if link is not None:
-            link.close(1001, "server shutting down")
-    registry.close_all("server shutdown")
+    for room in list(registry.rooms.values()):
+        registry.evict(room, "server shutting down")
 
 
 async def _watch_signals(ctx: ServerContext, root_scope: trio.CancelScope) -> None:

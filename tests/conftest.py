@@ -8,9 +8,16 @@ from typing import Any
 
 import pytest
 import trio
+from hypothesis import HealthCheck, settings
 
 from sfu_trio.config import Config
 from sfu_trio.server import ServerAddresses, serve
+
+# Timings on shared 2-core machines are noisy: no per-example deadline, no too-slow health check.
+settings.register_profile(
+    "sfu", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("sfu")
 
 TEST_DEFAULTS: dict[str, Any] = {
     "host": "127.0.0.1",

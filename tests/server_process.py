@@ -11,7 +11,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -46,6 +47,7 @@ class ServerProcess:
 
     process: subprocess.Popen[bytes]
     env: dict[str, str]
+    log_path: Path | None = field(default=None)
 
     @property
     def url(self) -> str:
@@ -58,31 +60,52 @@ class ServerProcess:
         except (urllib.error.URLError, OSError):
             return False
 
+    def log(self) -> str:
+        """Everything the process wrote so far (when started with a ``log_path``)."""
+        return "" if self.log_path is None else self.log_path.read_text(errors="replace")
+
+    def wait_healthy(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.healthy():
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode} during start-up\n{self.log()}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server did not become healthy within {seconds} s")
+            time.sleep(0.05)  # polling the condition above
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server_process(log_path: Path | None = None, **extra: str) -> ServerProcess:
+    """Start ``python -m sfu_trio`` without waiting; its output goes to ``log_path`` if given."""
+    env = server_env(**extra)
+    output = subprocess.DEVNULL if log_path is None else log_path.open("wb")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sfu_trio"], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    finally:
+        if log_path is not None:
+            output.close()  # type: ignore[union-attr]
+    return ServerProcess(process, env, log_path)
+
 
 @contextmanager
-def run_server(**extra: str) -> Iterator[ServerProcess]:
+def run_server(log_path: Path | None = None, **extra: str) -> Iterator[ServerProcess]:
     """Start a server, wait until /health answers (30 s at most), stop it afterwards."""
-    env = server_env(**extra)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sfu_trio"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = ServerProcess(process, env)
+    server = start_server_process(log_path, **extra)
     try:
-        deadline = time.monotonic() + 30
-        while not server.healthy():
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode} during start-up")
-            if time.monotonic() > deadline:
-                raise TimeoutError("server did not become healthy within 30 s")
-            time.sleep(0.05)
+        server.wait_healthy()
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()

@@ -56,6 +56,10 @@ class SignalingClient:
         assert ack["success"] is True
         return ack
 
+    async def drop(self) -> None:
+        """Lose the connection without a Close frame, as a dropped network does."""
+        await self.ws._stream.aclose()
+
     async def wait_closed(self, seconds: float = DEFAULT_TIMEOUT) -> int | None:
         """Read until the server closes the socket; the close code."""
         with trio.fail_after(seconds):

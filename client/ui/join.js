@@ -82,6 +82,7 @@ export class JoinScreen {
       h("label.field", {}, h("span", {}, "Room"), this._roomInput),
       this._joinButton,
       h("p.join-hint", {}, "Share the room name or the page link to invite others."),
+      h("a.btn.btn-ghost.btn-echo", { href: "?echo=1" }, "Test your camera and microphone"),
     );
     const device = (label, iconName, select) =>
       h("label.device", {}, h("span.device-label", { html: icon(iconName) }, h("span.sr-only", {}, label)), select);

@@ -60,9 +60,10 @@ export class Tile {
     el.classList.toggle("self", model.isSelf);
     el.classList.toggle("screen", model.source === "screen");
     el.classList.toggle("speaking", model.speaking);
-    el.classList.toggle("mirrored", model.isSelf && model.source === "camera");
+    el.classList.toggle("mirrored", model.isSelf && model.source === "camera" && !model.echo);
     const label = model.source === "screen"
       ? `${model.isSelf ? "You are" : `${model.name} is`} presenting`
+      : model.echo ? "You, as the others see and hear you"
       : model.isSelf ? `${model.name} (You)` : model.name;
     this._name.textContent = label;
     this._mic.hidden = !model.micMuted || model.source === "screen";

@@ -101,6 +101,7 @@ class DownTrack:
         "rtx_payload_type",
         "rtx_ssrc",
         "ssrc",
+        "transport_ready",
         "up",
     )
 
@@ -143,6 +144,7 @@ class DownTrack:
         self._budget = math.inf
         self._next_select = -math.inf
         self.paused = False
+        self.transport_ready = True
         self.muted = False
         self._forwarding = True
         self.packets_sent = 0
@@ -256,8 +258,10 @@ class DownTrack:
             self._request_keyframe(now)
 
     def _request_keyframe(self, now: float) -> None:
+        # While not forwarding, a keyframe would be dropped here and its PLI would only hold
+        # back (by the publisher's throttle) the one that matters, sent when forwarding starts.
         target = None if self._selector is None else self._selector.target
-        if target is not None:
+        if target is not None and self._forwarding:
             self.keyframe_requests += 1
             self.up.request_keyframe(target, now, "layer start or switch")
 
@@ -300,13 +304,22 @@ class DownTrack:
         self.paused = paused
         self._update_forwarding(now)
 
+    def set_transport_ready(self, ready: bool, now: float) -> None:
+        """Whether the subscriber's transport can carry media yet (ICE and DTLS done).
+
+        A keyframe sent before that is lost: forwarding starts when the transport is ready,
+        at a keyframe asked for then.
+        """
+        self.transport_ready = ready
+        self._update_forwarding(now)
+
     def set_muted(self, muted: bool, now: float) -> None:
         """The subscriber does not want this track's media for now."""
         self.muted = muted
         self._update_forwarding(now)
 
     def _update_forwarding(self, now: float) -> None:
-        forwarding = not (self.paused or self.muted)
+        forwarding = self.transport_ready and not (self.paused or self.muted)
         if forwarding and not self._forwarding:
             # Resume at a keyframe, continuing the numbering after what was sent.
             if self._selector is not None:

@@ -73,10 +73,8 @@ class PublisherReceiver:
         report_interval: float = 1.0,
         rng: random.Random | None = None,
     ) -> None:
-        self._mid_id = extension_ids.get(MID_URI, 0)
-        self._rid_id = extension_ids.get(RID_URI, 0)
-        self._rrid_id = extension_ids.get(REPAIRED_RID_URI, 0)
-        self._twcc_id = extension_ids.get(TWCC_URI, 0)
+        self._mid_id = self._rid_id = self._rrid_id = self._twcc_id = 0
+        self.set_extension_ids(extension_ids)
         self._send_rtcp = send_rtcp
         self.rtcp_ssrc = rtcp_ssrc
         self._rng = rng or random.Random()
@@ -93,6 +91,16 @@ class PublisherReceiver:
         self.rtcp_malformed = 0
         self.ssrcs_learned = 0
         self.receiver_reports_sent = 0
+
+    def set_extension_ids(self, extension_ids: Mapping[str, int]) -> None:
+        """The connection's header extension ids, from every m-line of the latest answer.
+
+        Audio m-lines carry no ``rtp-stream-id``: the ids must come from all of them.
+        """
+        self._mid_id = extension_ids.get(MID_URI, self._mid_id)
+        self._rid_id = extension_ids.get(RID_URI, self._rid_id)
+        self._rrid_id = extension_ids.get(REPAIRED_RID_URI, self._rrid_id)
+        self._twcc_id = extension_ids.get(TWCC_URI, self._twcc_id)
 
     # -- tracks ------------------------------------------------------------------------------
 

@@ -260,22 +260,28 @@ class ParticipantMedia:
                 self._unpublish(media.mid)
             if not self.participant.permissions.can_publish:
                 raise Forbidden("this token does not allow publishing")
-            self._publish(media, track_id, _source_for(media, track_id, sources))
+            self._publish(answer, media, track_id, _source_for(media, track_id, sources))
         for mid in [mid for mid in self.published if mid not in still]:
             self._unpublish(mid)
 
-    def _ensure_receiver(self, media: NegotiatedMedia) -> PublisherReceiver:
+    def _ensure_receiver(self, answer: Answer) -> PublisherReceiver:
+        extension_ids: dict[str, int] = {}
+        for media in answer.media:
+            if media.accepted:
+                extension_ids.update(media.extensions)
         if self.receiver is None:
             peer = self.peer
             assert peer is not None
             self.receiver = PublisherReceiver(
-                extension_ids=media.extensions,
+                extension_ids=extension_ids,
                 send_rtcp=peer.send_rtcp,
                 rtcp_ssrc=self.rtcp_ssrc,
             )
+        else:
+            self.receiver.set_extension_ids(extension_ids)
         return self.receiver
 
-    def _publish(self, media: NegotiatedMedia, track_id: str, source: str) -> None:
+    def _publish(self, answer: Answer, media: NegotiatedMedia, track_id: str, source: str) -> None:
         peer = self.peer
         assert peer is not None and media.mid is not None
         info = TrackInfo.from_negotiated(
@@ -286,7 +292,7 @@ class ParticipantMedia:
         )
         muted = self.participant.muted_sources.get(source, False)
         up = UpTrack(info.with_muted(muted), send_rtcp=peer.send_rtcp, rtcp_ssrc=self.rtcp_ssrc)
-        self._ensure_receiver(media).add_track(up, media.remote_ssrcs)
+        self._ensure_receiver(answer).add_track(up, media.remote_ssrcs)
         track = PublishedTrack(self.participant, up, track_id)
         self.published[media.mid] = track
         self.room.publish(track)
@@ -337,6 +343,8 @@ class ParticipantMedia:
                 rtx_payload_type=codec.rtx_payload_type,
                 transport_cc=self.feedback.transport_cc,
             )
+            if peer.state != "connected":
+                down.set_transport_ready(False, now)
             track.up.add_down_track(down)
             self.feedback.add_down_track(down, now)
             delivered[mid] = (key, down)
@@ -413,6 +421,10 @@ class ParticipantMedia:
 
     def _on_transport_state(self, state: str) -> None:
         logger.info("media transport state", state=state, peer_id=self.participant.peer_id)
+        if state == "connected":
+            now = trio.current_time()
+            for _key, down in self.sending.values():
+                down.set_transport_ready(True, now)
         if state == "failed":
             self.room.remove(self.participant, reason="media connection failed")
 

@@ -13,6 +13,7 @@ from ..config import Config
 from .errors import Conflict, NotFound, RoomFull
 from .link import SignalingLink
 from .participant import Participant, Permissions
+from .room_monitor import RoomMonitor
 from .tracks import PublishedTrack
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class Room:
         self._cancel_scope = trio.CancelScope()
         self._occupancy_changed = trio.Event()
         self._finished = trio.Event()
+        self._running = trio.Event()
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -60,7 +62,9 @@ class Room:
             with self._cancel_scope:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
+                    self._running.set()
                     nursery.start_soon(self._close_when_empty)
+                    nursery.start_soon(RoomMonitor(self).run)
                     task_status.started()
                     await trio.sleep_forever()
         finally:
@@ -118,6 +122,11 @@ class Room:
         A userId whose previous participant is connected and alive is refused (Conflict); one
         whose socket is gone or silent past the keepalive timeout is replaced.
         """
+        # A join may find the room while it is still starting (two first joins racing).
+        await self._running.wait()
+        if self.closed:
+            raise Conflict(f"room {self.name!r} closed while joining")
+        assert self._nursery is not None
         existing = self._by_user.get(user_id)
         if existing is not None:
             alive = now - existing.last_heard < self.config.ping_timeout
@@ -127,7 +136,6 @@ class Room:
             self.remove(existing, reason="replaced by a new connection")
         if len(self.participants) >= self.max_peers:
             raise RoomFull(f"room {self.name!r} is full ({self.max_peers} participants)")
-        assert self._nursery is not None, "room is not running"
         participant = Participant(
             room=self, user_id=user_id, name=name, permissions=permissions, now=now
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 import trio
@@ -30,6 +31,18 @@ class RegistryStatistics:
     resumes: int
 
 
+class RegistryObserver(Protocol):
+    """Told about rooms and participants coming and going (the cluster keeps Redis in step)."""
+
+    def room_opened(self, room: Room) -> None: ...
+
+    def room_closed(self, room: Room) -> None: ...
+
+    def participant_joined(self, participant: Participant) -> None: ...
+
+    def participant_left(self, participant: Participant) -> None: ...
+
+
 class RoomRegistry:
     """Every live room of this node; its nursery (a child of the server's) owns the rooms."""
 
@@ -51,6 +64,7 @@ class RoomRegistry:
         self._joins = 0
         self._leaves = 0
         self._resumes = 0
+        self.observer: RegistryObserver | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -85,6 +99,8 @@ class RoomRegistry:
         self._rooms_created += 1
         await self._nursery.start(room.run)
         logger.info("room created", room=name)
+        if self.observer is not None:
+            self.observer.room_opened(room)
         return room
 
     async def get_or_create_room(self, name: str) -> Room:
@@ -99,6 +115,21 @@ class RoomRegistry:
     def forget(self, room: Room) -> None:
         if self.rooms.get(room.name) is room:
             del self.rooms[room.name]
+            if self.observer is not None:
+                self.observer.room_closed(room)
+
+    def evict(self, room: Room, reason: str) -> None:
+        """Send the room's clients elsewhere: ``server-shutdown`` with a reconnect hint, then close.
+
+        Their sockets close before the room does, so they never see ``room-closed`` (which
+        tells a client not to come back).
+        """
+        for participant in list(room.participants.values()):
+            link = participant.link
+            participant.send("server-shutdown", {"reason": reason, "reconnect": True})
+            if link is not None:
+                link.close(1001, reason)
+        room.close(reason)
 
     def close_all(self, reason: str) -> None:
         for room in list(self.rooms.values()):
@@ -116,11 +147,15 @@ class RoomRegistry:
     def remember_session(self, participant: Participant) -> None:
         self._sessions[participant.session_id] = participant
         self._joins += 1
+        if self.observer is not None:
+            self.observer.participant_joined(participant)
 
     def forget_session(self, participant: Participant) -> None:
         if self._sessions.get(participant.session_id) is participant:
             del self._sessions[participant.session_id]
             self._leaves += 1
+            if self.observer is not None:
+                self.observer.participant_left(participant)
 
     def find_session(self, session_id: str, session_token: str) -> Participant | None:
         """The participant a (sessionId, sessionToken) pair resumes, if both are valid."""

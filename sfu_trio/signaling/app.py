@@ -8,6 +8,7 @@ from typing import Any
 from quart import Response, send_from_directory
 from quart_trio import QuartTrio
 
+from .close_codes import install_hypercorn_close_codes, record_close_codes
 from .context import ServerContext
 from .health import create_health_blueprint
 from .rest import create_rest_blueprint
@@ -20,6 +21,8 @@ def create_app(ctx: ServerContext) -> QuartTrio:
     """Build the app for one server; everything it needs comes from ``ctx``."""
     app = QuartTrio("sfu_trio", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    install_hypercorn_close_codes()
+    app.asgi_app = record_close_codes(app.asgi_app)  # type: ignore[method-assign,assignment,arg-type]
     app.register_blueprint(create_rest_blueprint(ctx))
     app.register_blueprint(create_health_blueprint(ctx))
     client_dir = Path(ctx.config.client_dir) if ctx.config.client_dir else BUNDLED_CLIENT

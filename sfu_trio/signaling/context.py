@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -11,8 +12,12 @@ from ..config import Config
 from ..observability.metrics import Metrics
 from ..runtime.rooms import RoomRegistry
 from ..state.backend import StateBackend
+from ..state.cluster import ClusterNode
 from .auth import TokenVerifier
 from .origins import OriginPolicy
+
+if TYPE_CHECKING:
+    from .relay import SignalingRelay
 
 
 @dataclass
@@ -26,6 +31,9 @@ class ServerContext:
     instance_id: str
     origins: OriginPolicy
     verifier: TokenVerifier | None = None
+    cluster: ClusterNode | None = None
+    """This node's cluster membership; None without Redis (a single node)."""
+    relay: SignalingRelay | None = None
     version: str = __version__
     started_at: float = field(default_factory=trio.current_time)
     shutdown_requested: trio.Event = field(default_factory=trio.Event)

@@ -15,9 +15,11 @@ def create_health_blueprint(ctx: ServerContext) -> Blueprint:
 
     async def report() -> tuple[dict[str, Any], bool]:
         backend = await ctx.state.check_health()
+        cluster, relay = ctx.cluster, ctx.relay
+        joined = cluster is None or (cluster.registered and relay is not None and relay.listening)
         if ctx.draining:
             status = "draining"
-        elif not backend.healthy:
+        elif not backend.healthy or not joined:
             status = "degraded"
         else:
             status = "ok"
@@ -35,6 +37,15 @@ def create_health_blueprint(ctx: ServerContext) -> Blueprint:
                 "detail": backend.detail,
             },
         }
+        if cluster is not None:
+            payload["cluster"] = {
+                "nodeId": cluster.node_id,
+                "registered": cluster.registered,
+                "relayListening": relay is not None and relay.listening,
+                "nodes": sorted(cluster.live_nodes),
+                "relayedSockets": 0 if relay is None else relay.doors,
+                "hostedSessions": 0 if relay is None else relay.hosted,
+            }
         return payload, status == "ok"
 
     @health.get("/health")

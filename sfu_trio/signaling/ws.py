@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 import trio
@@ -13,6 +14,7 @@ from ..runtime.errors import BadRequest, Conflict, Forbidden, SignalingError, Un
 from ..runtime.link import SignalingLink
 from ..runtime.participant import Participant, Permissions
 from .auth import AuthError, TokenClaims
+from .close_codes import closed_cleanly
 from .context import ServerContext
 from .messages import (
     CLIENT_MESSAGE_TYPES,
@@ -29,13 +31,26 @@ from .messages import (
 )
 from .ratelimit import TokenBucket
 
+if TYPE_CHECKING:
+    from .relay import DoorConnection
+
 logger = structlog.get_logger("sfu_trio.ws")
+
+SMALL_MESSAGE_BYTES = 4096
+# Trickled candidates: Chromium sends one per m-line and address, i.e. hundreds per 42-m-line offer.
+CANDIDATE_RATE_FACTOR = 10
+CANDIDATE_BURST = 1024
 
 Handler = Callable[["SocketSession", dict[str, Any]], Awaitable[None]]
 
 
 class SocketSession:
-    """The server's state for one signaling socket; at most one joined participant at a time."""
+    """The server's state for one signaling socket; at most one joined participant at a time.
+
+    ``remote`` sessions run on the room's node for a socket held by another node (the door,
+    which already checked size and rate); ``relayed`` is set on a door whose session runs on
+    another node: its messages are forwarded there.
+    """
 
     def __init__(
         self,
@@ -44,6 +59,8 @@ class SocketSession:
         query_user_id: str | None,
         query_name: str | None,
         query_claims: TokenClaims | None,
+        query_token: str | None = None,
+        remote: bool = False,
     ) -> None:
         self.ctx = ctx
         self.link = SignalingLink()
@@ -51,8 +68,16 @@ class SocketSession:
         self.query_user_id = query_user_id
         self.query_name = query_name
         self.query_claims = query_claims
+        self.query_token = query_token
+        self.remote = remote
+        self.relayed: DoorConnection | None = None
         config = ctx.config
         self.bucket = TokenBucket(config.rate_limit_per_sec, config.rate_limit_burst)
+        self.candidate_bucket = TokenBucket(
+            config.rate_limit_per_sec * CANDIDATE_RATE_FACTOR,
+            max(CANDIDATE_BURST, config.rate_limit_burst),
+        )
+        self._last_rate_error = -math.inf
         self.last_received = trio.current_time()
 
     # -- socket loops ---------------------------------------------------------------------
@@ -82,11 +107,19 @@ class SocketSession:
                 return
             self.link.send("ping")
 
-    def disconnected(self) -> None:
-        """The socket is gone: the participant (if any) is suspended, resumable for a while."""
+    def disconnected(self, *, client_left: bool = False) -> None:
+        """The socket is gone. A client that closed it cleanly (a closed tab) has left; after
+        a dropped connection the participant is suspended, resumable for a while."""
         self.link.close(1001, "disconnected")
-        if self.participant is not None and not self.participant.removed:
-            self.participant.detach(self.link, trio.current_time())
+        if self.relayed is not None and self.ctx.relay is not None:
+            self.ctx.relay.door_closed(self.relayed, client_left=client_left)
+        participant = self.participant
+        if participant is None or participant.removed or participant.link is not self.link:
+            return
+        if client_left:
+            participant.room.remove(participant, reason="socket closed")
+        else:
+            participant.detach(self.link, trio.current_time())
 
     # -- messages -------------------------------------------------------------------------
 
@@ -97,9 +130,11 @@ class SocketSession:
         self.last_received = now
         if self.participant is not None:
             self.participant.heard_from(now)
-        if not self.bucket.allow(now):
-            metrics.rate_limited.inc()
-            self.send_error(429, "rate limit exceeded: message dropped")
+        # Large messages are charged before they are parsed; small ones are classified first, so
+        # that trickled ICE candidates (hundreds per offer from the SFU-Go page) have their own
+        # budget and never starve the offer that follows them.
+        large = len(message) > SMALL_MESSAGE_BYTES
+        if large and not self._allow(self.bucket, now):
             return
         try:
             if len(message) > self.ctx.config.max_message_bytes:
@@ -109,10 +144,40 @@ class SocketSession:
                     code=413,
                 )
             envelope = parse_envelope_untrusted(message)
-            handler = HANDLERS.get(envelope.type)
+        except SignalingError as exc:
+            if large or self._allow(self.bucket, now):
+                self.send_error(exc.code, exc.message)
+            return
+        if not large:
+            candidate = envelope.type == "ice-candidate"
+            if not self._allow(self.candidate_bucket if candidate else self.bucket, now):
+                return
+        await self.dispatch(envelope.type, envelope.data)
+
+    def _allow(self, bucket: TokenBucket, now: float) -> bool:
+        """Charge one message; over the limit it is dropped, with at most one 429 a second."""
+        if bucket.allow(now):
+            return True
+        self.ctx.metrics.rate_limited.inc()
+        if now - self._last_rate_error >= 1.0:
+            self._last_rate_error = now
+            self.send_error(429, "rate limit exceeded: message dropped")
+        return False
+
+    async def dispatch(self, type: str, data: dict[str, Any]) -> None:
+        """Handle one checked message here, or forward it to the node running this session."""
+        try:
+            door = self.relayed
+            relay = self.ctx.relay
+            if door is not None and relay is not None:
+                if type != "join" or door.joined:
+                    await relay.forward(door, type, data)
+                    return
+                relay.door_closed(door)  # a new join is routed afresh
+            handler = HANDLERS.get(type)
             if handler is None:
-                raise BadRequest(f"unknown message type {envelope.type!r}")
-            await handler(self, envelope.data)
+                raise BadRequest(f"unknown message type {type!r}")
+            await handler(self, data)
         except SignalingError as exc:
             self.send_error(exc.code, exc.message)
 
@@ -157,6 +222,13 @@ class SocketSession:
             raise BadRequest("userId is required")
         if ctx.draining:
             raise Unavailable("server is shutting down")
+        if ctx.cluster is not None:
+            host = await self._route(request.room, request.session_id, request.session_token)
+            if host != ctx.instance_id:
+                if self.remote or ctx.relay is None:
+                    raise Unavailable(f"room {request.room!r} is on node {host}; reconnect")
+                await ctx.relay.open_door(self, host, data)
+                return
 
         if request.session_id and request.session_token:
             resumed = ctx.registry.find_session(request.session_id, request.session_token)
@@ -165,6 +237,8 @@ class SocketSession:
                     raise Forbidden("session belongs to another userId")
                 self._resume(resumed)
                 return
+            if ctx.cluster is not None:
+                ctx.cluster.forget_session(request.session_id)  # its node is gone
 
         room = await ctx.registry.get_or_create_room(request.room)
         participant = await room.add_participant(
@@ -181,6 +255,16 @@ class SocketSession:
         room.announce(participant)
         ctx.metrics.join_duration.observe(trio.current_time() - started)
         logger.info("participant joined", user_id=user_id)
+
+    async def _route(self, room: str, session_id: str | None, token: str | None) -> str:
+        """The node that should run this join: where the session lives, else the room's host."""
+        cluster = self.ctx.cluster
+        assert cluster is not None
+        if session_id and token and not cluster.hosts(room):
+            node = await cluster.session_node(session_id, token, room)
+            if node is not None:
+                return node
+        return await cluster.route(room)
 
     def _resume(self, participant: Participant) -> None:
         participant.attach(self.link, trio.current_time())
@@ -332,6 +416,7 @@ async def serve_socket(ctx: ServerContext) -> Any:
         query_user_id=websocket.args.get("userId"),
         query_name=websocket.args.get("name"),
         query_claims=query_claims,
+        query_token=query_token or None,
     )
     await websocket.accept()
     ctx.metrics.connections.inc()
@@ -346,5 +431,5 @@ async def serve_socket(ctx: ServerContext) -> Any:
             nursery.start_soon(write_then_stop)
             await session.read_loop()
     finally:
-        session.disconnected()
+        session.disconnected(client_left=closed_cleanly(websocket.scope))
     return None

@@ -113,8 +113,12 @@ class StateBackend(Protocol):
 
     # Relay between nodes
 
-    async def publish(self, channel: str, payload: bytes) -> None:
-        """Deliver ``payload`` to the current subscribers of ``channel`` (none: dropped)."""
+    async def publish(self, channel: str, payload: bytes) -> int:
+        """Deliver ``payload`` to the current subscribers of ``channel``; how many received it.
+
+        None (0) means the message is dropped: the relay uses this to notice a peer node that no
+        longer listens.
+        """
         ...
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:

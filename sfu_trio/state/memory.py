@@ -179,15 +179,19 @@ class MemoryStateBackend:
 
     # Relay
 
-    async def publish(self, channel: str, payload: bytes) -> None:
+    async def publish(self, channel: str, payload: bytes) -> int:
+        receivers = 0
         for send_channel in list(self._subscribers.get(channel, ())):
             try:
                 send_channel.send_nowait(payload)
+                receivers += 1
             except trio.WouldBlock:
+                receivers += 1
                 self._dropped_messages += 1
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self._unsubscribe(channel, send_channel)
         await trio.lowlevel.checkpoint()
+        return receivers
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[bytes]]:

@@ -243,9 +243,10 @@ class RedisStateBackend:
 
     # Relay
 
-    async def publish(self, channel: str, payload: bytes) -> None:
+    async def publish(self, channel: str, payload: bytes) -> int:
         with self._guard("publish"):
-            await self._client.publish(self._keys.channel(channel), payload)
+            receivers = await self._client.publish(self._keys.channel(channel), payload)
+        return int(receivers)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[bytes]]:

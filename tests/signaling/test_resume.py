@@ -26,7 +26,8 @@ async def test_resume_keeps_peer_id_without_churn(server: ServerAddresses) -> No
         async with connect(server.http_url) as first:
             ack = await first.join("room", "mover")
             await watcher.wait_for("peer-joined")
-        # the socket is closed: the participant is suspended, not gone
+            await first.drop()
+        # the connection dropped: the participant is suspended, not gone
         async with connect(server.http_url) as second:
             await second.send(
                 "join",
@@ -89,6 +90,7 @@ async def test_reconnect_without_token_replaces_a_dropped_participant(
         async with connect(server.http_url) as first:
             old = await first.join("room", "tab")
             await watcher.wait_for("peer-joined")
+            await first.drop()
         async with connect(server.http_url) as reloaded:
             new = await reloaded.join("room", "tab")
             assert new["resumed"] is False
@@ -106,6 +108,7 @@ async def test_suspended_session_expires(nursery: trio.Nursery) -> None:
         async with connect(addresses.http_url) as leaver:
             ack = await leaver.join("room", "leaver")
             await watcher.wait_for("peer-joined")
+            await leaver.drop()
         left = await watcher.wait_for("peer-left", seconds=5)
         assert left["peerId"] == ack["peerId"]
         assert (
@@ -125,3 +128,29 @@ async def test_empty_room_closes_after_its_ttl(nursery: trio.Nursery) -> None:
             await room.wait_closed()
         assert "brief" not in registry.rooms
     addresses.context.shutdown_requested.set()
+
+
+async def test_a_clean_close_is_leaving(server: ServerAddresses) -> None:
+    """A closed tab sends close code 1001: the others see it leave at once (SFU-Go's page)."""
+    async with connect(server.http_url) as watcher:
+        await watcher.join("room", "watcher")
+        async with connect(server.http_url) as tab:
+            ack = await tab.join("room", "tab")
+            await watcher.wait_for("peer-joined")
+            await tab.ws.aclose(code=1001, reason="tab closed")
+        left = await watcher.wait_for("peer-left", seconds=5)
+        assert left["peerId"] == ack["peerId"]
+        assert server.context.registry.find_session(ack["sessionId"], ack["sessionToken"]) is None
+
+
+async def test_trickled_candidates_have_their_own_budget(server: ServerAddresses) -> None:
+    """Hundreds of ice-candidate messages (a 42-m-line offer) do not starve the next message."""
+    async with connect(server.http_url) as client:
+        await client.join("room", "trickler")
+        candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}
+        for _ in range(400):
+            await client.send("ice-candidate", candidate)
+        await client.send("is-allow-renegotiation")
+        allowed = await client.wait_for("allow-renegotiation")
+        assert allowed == {"allowed": True}
+        assert not [m for m in client.received if m["type"] == "error"]

@@ -1,0 +1,241 @@
+"""Driving the real web client in Chromium: open a participant, read its media statistics.
+
+Everything waits with `page.wait_for_function` (polling in the page) and a timeout, never sleeps.
+`window.sfu` is the client's debug hook (client/debug.js).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import trio
+from playwright.sync_api import Browser, Page
+
+from tests.interop.conftest import AiortcPeer, open_aiortc_peer
+from tests.signaling_client import SignalingClient, connect
+
+SMALL = {"width": 480, "height": 270}
+
+# Every peer in `arg.peers` sends decoded video (framesDecoded > arg.frames[peer] or 0) and
+# audible audio (audioLevel > 0) of `arg.source`.
+RECEIVING = """(stats, arg) => arg.peers.every((peer) => {
+    const video = stats.find(
+        (s) => s.peerId === peer && s.kind === "video" && s.source === arg.source);
+    const audio = stats.find((s) => s.peerId === peer && s.kind === "audio");
+    const frames = (arg.frames || {})[peer] || 0;
+    return video && video.framesDecoded > frames && (!arg.audio || (audio && audio.audioLevel > 0));
+})"""
+
+
+@dataclass
+class Participant:
+    """One browser context running the client, joined to a room."""
+
+    page: Page
+    name: str
+    opened_at: float
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def peer_id(self) -> str:
+        self.page.wait_for_function("() => window.sfu && window.sfu.state.peerId", timeout=10_000)
+        peer_id: str = self.page.evaluate("() => window.sfu.state.peerId")
+        return peer_id
+
+    def stats(self) -> list[dict[str, Any]]:
+        """The client's per-received-track figures (`sfu.stats()`)."""
+        stats: list[dict[str, Any]] = self.page.evaluate("() => window.sfu.stats()")
+        return stats
+
+    def frames_decoded(self, peer_id: str, source: str = "camera") -> int:
+        return max(
+            (
+                s.get("framesDecoded", 0)
+                for s in self.stats()
+                if s["peerId"] == peer_id and s["kind"] == "video" and s["source"] == source
+            ),
+            default=0,
+        )
+
+    def wait_stats(self, predicate: str, arg: Any = None, timeout: float = 10.0) -> None:
+        """Until ``predicate(stats, arg)`` (a JS function source) holds in the page."""
+        self.page.wait_for_function(
+            f"async (arg) => ({predicate})(await window.sfu.stats(), arg)",
+            arg=arg,
+            polling=100,
+            timeout=timeout * 1000,
+        )
+
+    def wait_receiving(
+        self,
+        peer_ids: list[str],
+        *,
+        source: str = "camera",
+        audio: bool = True,
+        timeout: float = 10.0,
+    ) -> None:
+        """Until every peer's video decodes and keeps decoding (and its audio is audible)."""
+        arg: dict[str, Any] = {"peers": peer_ids, "source": source, "audio": audio}
+        self.wait_stats(RECEIVING, arg, timeout)
+        arg["frames"] = {peer: self.frames_decoded(peer, source) for peer in peer_ids}
+        self.wait_stats(RECEIVING, arg, timeout)
+
+    def wait(self, expression: str, arg: Any = None, timeout: float = 10.0) -> None:
+        """Until the JS ``expression`` (a function of ``arg``) is truthy."""
+        self.page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
+
+    def tiles(self) -> list[dict[str, Any]]:
+        tiles: list[dict[str, Any]] = self.page.evaluate("() => window.sfu.tiles()")
+        return tiles
+
+    def close(self) -> None:
+        self.page.context.close()
+
+
+def open_participant(
+    browser: Browser,
+    base_url: str,
+    room: str,
+    name: str,
+    *,
+    viewport: dict[str, int] | None = None,
+    **query: str,
+) -> Participant:
+    """A new browser context (own storage, own devices) opening ``/?room=&name=``."""
+    context = browser.new_context(viewport=viewport or SMALL)
+    page = context.new_page()
+    participant = Participant(page, name, time.monotonic())
+    page.on("pageerror", lambda exc: participant.errors.append(str(exc)))
+    params = {"room": room, "name": name, **query} if room else {"name": name, **query}
+    page.goto(f"{base_url}/?{urlencode(params)}")
+    return participant
+
+
+def tile_ids(participant: Participant, source: str = "camera") -> set[str]:
+    return {t["peerId"] for t in participant.tiles() if t["source"] == source}
+
+
+class AiortcInThread:
+    """An aiortc client (tests/interop's helper process) in a room, driven from a thread.
+
+    The thread runs its own Trio loop: the signaling client, the aiortc process and the
+    renegotiation loop (every ``renegotiate`` is answered with more receive slots and a new
+    offer). The browser tests stay synchronous; they read `videos_decoded` (how many received
+    video tracks have decoded 5 frames) through `wait_videos`.
+    """
+
+    def __init__(self, base_url: str, room: str, name: str, *, publish: bool = True) -> None:
+        self.base_url = base_url
+        self.room = room
+        self.name = name
+        self.publish = publish
+        self.peer_id = ""
+        self.videos_decoded = 0
+        self.error: BaseException | None = None
+        self._changed = threading.Condition()
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._scope: trio.CancelScope | None = None
+        self._thread = threading.Thread(target=self._main, name=f"aiortc-{name}", daemon=True)
+
+    def __enter__(self) -> AiortcInThread:
+        self._thread.start()
+        self._wait(lambda: bool(self.peer_id), 20, "joined")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        token, scope = self._token, self._scope
+        if token is not None and scope is not None:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(scope.cancel)
+        self._thread.join(timeout=15)
+
+    def wait_videos(self, count: int, timeout: float = 15.0) -> None:
+        """Until ``count`` received video tracks have decoded frames."""
+        self._wait(lambda: self.videos_decoded >= count, timeout, f"{count} videos decoded")
+
+    def _wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        with self._changed:
+            done = self._changed.wait_for(lambda: predicate() or self.error is not None, timeout)
+        if self.error is not None:
+            raise AssertionError(f"aiortc {self.name} failed") from self.error
+        assert done, f"aiortc {self.name}: not {what} within {timeout} s"
+
+    def _update(self, **fields: Any) -> None:
+        with self._changed:
+            for key, value in fields.items():
+                setattr(self, key, value)
+            self._changed.notify_all()
+
+    def _main(self) -> None:
+        try:
+            trio.run(self._run)
+        except BaseException as exc:  # reported to the test thread
+            self._update(error=exc)
+
+    async def _run(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        args = () if self.publish else ("--no-publish",)
+        async with open_aiortc_peer(*args) as peer, connect(self.base_url) as client:
+            ack = await client.join(self.room, self.name.replace(" ", "-"), self.name)
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                self._update(peer_id=ack["peerId"])
+                await self._negotiate_forever(peer, client)
+
+    async def _negotiate_forever(self, peer: AiortcPeer, client: SignalingClient) -> None:
+        state = {"in_flight": False, "wanted": 0}
+        decoded = 0
+
+        async def ask_for_offer(slots: int) -> None:
+            state["in_flight"] = True
+            await peer.send({"type": "offer", "recv": {"audio": slots, "video": slots}})
+
+        async def from_aiortc() -> None:
+            nonlocal decoded
+            while True:
+                message = await peer.receive()
+                if message["type"] == "offer":
+                    await client.send(
+                        "offer",
+                        {"sdp": message["sdp"], "type": "offer", "tracks": message["tracks"]},
+                    )
+                elif message["type"] == "frames" and (message["kind"], message["count"]) == (
+                    "video",
+                    5,
+                ):
+                    decoded += 1
+                    self._update(videos_decoded=decoded)
+
+        async def from_server() -> None:
+            while True:
+                message = await client.next_message(seconds=math.inf)
+                data = message.get("data", {})
+                if message["type"] == "answer":
+                    await peer.send({"type": "answer", "sdp": data["sdp"]})
+                    state["in_flight"] = False
+                    if state["wanted"]:
+                        await ask_for_offer(state["wanted"])
+                        state["wanted"] = 0
+                elif message["type"] == "renegotiate":
+                    slots = max(math.ceil(data["trackCount"] / 2), 1)
+                    if state["in_flight"]:
+                        state["wanted"] = slots
+                    else:
+                        await ask_for_offer(slots)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(from_aiortc)
+            nursery.start_soon(from_server)
+            if self.publish:
+                state["in_flight"] = True  # the helper offers its tracks by itself
+            else:
+                # One slot of each kind: aiortc gathers no candidates for its first
+                # transport when its first offer has two recvonly m-lines of one kind.
+                await ask_for_offer(1)
