@@ -7,17 +7,22 @@ indicator, and last leaving and rejoining (which changes who is in the call).
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trio
 from playwright.sync_api import Browser
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.helpers import AiortcInThread, Participant, open_participant, tile_ids
 from tests.server_process import ServerProcess, run_server
+from tests.signaling_client import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -295,3 +300,78 @@ def test_aiortc_publisher_and_subscriber_beside_a_browser(browser: Browser) -> N
             assert viewer.peer_id not in {s["peerId"] for s in ada.stats()}
         assert ada_id and ada.errors == []
         ada.close()
+
+
+# An offer like the client's: microphone, camera in three simulcast layers, receive slots.
+CHROMIUM_OFFER = """async () => {
+    const pc = new RTCPeerConnection({bundlePolicy: "max-bundle"});
+    const stream = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
+    pc.addTransceiver(stream.getAudioTracks()[0], {direction: "sendonly", streams: [stream]});
+    pc.addTransceiver(stream.getVideoTracks()[0], {direction: "sendonly", streams: [stream],
+        sendEncodings: [{rid: "q", scaleResolutionDownBy: 4}, {rid: "h", scaleResolutionDownBy: 2},
+                        {rid: "f"}]});
+    for (const kind of ["audio", "video", "audio", "video"]) {
+        pc.addTransceiver(kind, {direction: "recvonly"});
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    const sdp = pc.localDescription.sdp;
+    pc.close();
+    stream.getTracks().forEach((t) => t.stop());
+    return sdp;
+}"""
+
+
+def _process_figures(pid: int) -> tuple[int, int]:
+    """(resident memory in kB, open file descriptors) of a process."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return rss, len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def _health(server: ServerProcess) -> dict[str, Any]:
+    with urllib.request.urlopen(server.url + "/health", timeout=5) as response:
+        health: dict[str, Any] = json.load(response)
+        return health
+
+
+async def _join_offer_leave(url: str, sdp: str, cycles: int, first: int) -> int:
+    """Each cycle: a new socket joins, publishes (offer -> answer) and leaves; the number of
+    ``peer-left`` an observer in the room saw."""
+    async with connect(url) as observer:
+        await observer.join("e2e-cycles", "observer")
+        for n in range(first, first + cycles):
+            async with connect(url) as client:
+                ack = await client.join("e2e-cycles", f"cycler-{n}")
+                await client.send("offer", {"sdp": sdp, "type": "offer"})
+                answer = await client.wait_for("answer")
+                assert answer["peerId"] == ack["peerId"] and "a=ice-lite" in answer["sdp"]
+                await client.send("leave")
+                left = await observer.wait_for("peer-left")
+                assert left["peerId"] == ack["peerId"]
+        await observer.send("leave")
+    return cycles
+
+
+def test_hundred_join_leave_cycles_leave_nothing_behind(browser: Browser) -> None:
+    with run_server(SFU_EMPTY_ROOM_TTL_SEC="0.2") as server:
+        page = open_participant(browser, server.url, "e2e-offer-maker", "Offer Maker")
+        sdp = page.page.evaluate(CHROMIUM_OFFER)
+        page.close()
+        pid = server.process.pid
+        trio.run(_join_offer_leave, server.url, sdp, 20, 0)  # warm-up: caches, imports
+        _wait_idle(server)
+        rss_before, fds_before = _process_figures(pid)
+        assert trio.run(_join_offer_leave, server.url, sdp, 100, 20) == 100
+        _wait_idle(server)
+        rss_after, fds_after = _process_figures(pid)
+        print("RSS", rss_before, rss_after, "fds", fds_before, fds_after)
+        assert fds_after <= fds_before, (fds_before, fds_after)
+        assert rss_after - rss_before < 6_000, f"RSS {rss_before} kB -> {rss_after} kB"
+
+
+def _wait_idle(server: ServerProcess, timeout: float = 10.0) -> None:
+    """Until /health counts no room and no peer."""
+    deadline = time.monotonic() + timeout
+    while (health := _health(server))["rooms"] or health["peers"]:
+        assert time.monotonic() < deadline, health
+        time.sleep(0.05)
