@@ -50,6 +50,7 @@ logger = structlog.get_logger("sfu_trio.media")
 SOURCES = ("camera", "microphone", "screen")
 RENEGOTIATION_DEBOUNCE = 0.15
 TIMER_CAP = 0.05
+IDLE_TIMER_CAP = 1.0
 INITIAL_ESTIMATE_BPS = 1_000_000
 
 
@@ -75,6 +76,7 @@ class ParticipantMedia:
         self.sending: dict[str, tuple[str, DownTrack]] = {}  # mid -> (track key, down-track)
         self.echo = False
         self._renegotiation_wanted = trio.Event()
+        self._publishing_started = trio.Event()
         self._remote_ice: tuple[str, str] | None = None
         self._wall_offset = time.time() - trio.current_time()
 
@@ -94,12 +96,17 @@ class ParticipantMedia:
     async def _run_timers(self) -> None:
         while True:
             now = trio.current_time()
-            deadline = now + TIMER_CAP
+            # A publisher's packets create timers (NACK, TWCC feedback) without waking this task,
+            # so poll at TIMER_CAP while publishing; otherwise the timers are all known here.
+            publishing = self.receiver is not None and bool(self.published)
+            deadline = now + (TIMER_CAP if publishing else IDLE_TIMER_CAP)
             for source in (self.receiver, self.feedback):
                 due = source.get_timer() if source is not None else None
                 if due is not None and due < deadline:
                     deadline = due
-            await trio.sleep_until(max(deadline, now))
+            with trio.move_on_at(max(deadline, now)):
+                await self._publishing_started.wait()
+            self._publishing_started = trio.Event()
             now = trio.current_time()
             if self.receiver is not None:
                 self.receiver.handle_timer(now)
@@ -295,6 +302,7 @@ class ParticipantMedia:
         self._ensure_receiver(answer).add_track(up, media.remote_ssrcs)
         track = PublishedTrack(self.participant, up, track_id)
         self.published[media.mid] = track
+        self._publishing_started.set()
         self.room.publish(track)
 
     def _unpublish(self, mid: str) -> None:

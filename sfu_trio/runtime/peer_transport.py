@@ -29,6 +29,7 @@ from ..webrtc.events import (
     RtcpReceived,
     RtpReceived,
 )
+from ..webrtc.srtp import SrtpError
 from .tcp import IceTcpListener
 from .udp import Address, UdpTransport
 
@@ -205,14 +206,23 @@ class PeerTransport:
         self._timer_changed()
 
     def send_rtp(self, packet: bytes | bytearray) -> None:
-        """Protect and send an RTP packet to the selected pair; drop and count if impossible."""
+        """Protect and send an RTP packet to the selected pair; drop and count if impossible.
+
+        The forwarding hot path: SRTP protects in place in a reused buffer and the datagram is
+        sent from a view of it (a TCP send copies it into its frame at once).
+        """
         core = self._core
         send = self._send
-        if core is None or send is None:
+        srtp = core.srtp if core is not None else None
+        if srtp is None or send is None:
             self.send_drops += 1
             return
-        protected = core.send_rtp(packet if type(packet) is bytes else bytes(packet))
-        if protected is not None and send(protected, self._remote):  # type: ignore[arg-type]
+        try:
+            protected = srtp.protect_rtp_view(packet)
+        except SrtpError:
+            self.send_drops += 1
+            return
+        if send(protected, self._remote):  # type: ignore[arg-type]
             self.rtp_packets_sent += 1
             self.bytes_sent += len(protected)
         else:

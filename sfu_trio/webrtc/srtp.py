@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 
 import pylibsrtp
+from pylibsrtp._binding import ffi as _ffi
+from pylibsrtp._binding import lib as _lib
 
 REPLAY_WINDOW = 1024
 
@@ -72,10 +74,23 @@ def split_exported_keying_material(
     return SrtpKeys(profile, local_key_and_salt=server, remote_key_and_salt=client)
 
 
+# libsrtp's buffer is 1500 bytes; the authentication tag (and MKI) need room after the packet.
+MAX_PROTECTED_INPUT = 1500 - pylibsrtp.SRTP_MAX_TRAILER_LEN
+
+
 class SrtpContext:
     """Outbound and inbound SRTP sessions of one peer; any SSRC, replay protection on."""
 
-    __slots__ = ("_inbound", "_outbound", "profile")
+    __slots__ = (
+        "_inbound",
+        "_len",
+        "_out_buffer",
+        "_out_cdata",
+        "_out_srtp",
+        "_out_view",
+        "_outbound",
+        "profile",
+    )
 
     def __init__(self, keys: SrtpKeys) -> None:
         self.profile = keys.profile
@@ -96,6 +111,28 @@ class SrtpContext:
         inbound.window_size = REPLAY_WINDOW
         self._outbound = pylibsrtp.Session(outbound)
         self._inbound = pylibsrtp.Session(inbound)
+        # The forwarding hot path protects in place in the outbound session's own 1500-byte
+        # buffer (pylibsrtp's `protect` would copy twice and allocate per packet).
+        self._out_srtp = self._outbound._srtp[0]
+        self._out_cdata = self._outbound._cdata
+        self._out_buffer = self._outbound._buffer
+        self._out_view = memoryview(self._out_buffer)
+        self._len = _ffi.new("int *")
+
+    def protect_rtp_view(self, packet: bytes | bytearray | memoryview) -> memoryview:
+        """Protect an RTP packet; the result is a view valid until the next protect call.
+
+        Send (or copy) it at once: the next call reuses the same buffer.
+        """
+        size = len(packet)
+        if size > MAX_PROTECTED_INPUT:
+            raise SrtpError(f"RTP packet of {size} bytes is too large to protect")
+        self._out_buffer[0:size] = packet
+        length = self._len
+        length[0] = size
+        if _lib.srtp_protect(self._out_srtp, self._out_cdata, length) != 0:
+            raise SrtpError("srtp_protect failed")
+        return self._out_view[: length[0]]
 
     def protect_rtp(self, packet: bytes) -> bytes:
         result: bytes = self._outbound.protect(packet)

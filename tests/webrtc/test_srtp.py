@@ -119,3 +119,20 @@ def test_wrong_key_is_rejected() -> None:
     )
     with pytest.raises(SrtpError):
         other.unprotect_rtp(client.protect_rtp(rtp_packet(1)))
+
+
+@pytest.mark.parametrize("profile", list(SrtpProfile))
+def test_protect_view_matches_protect_and_round_trips(profile: SrtpProfile) -> None:
+    sender, receiver = context_pair(profile)
+    twin, _ = context_pair(profile)
+    for seq in range(5):
+        packet = bytearray(rtp_packet(seq, payload=bytes([seq]) * 900))
+        view = sender.protect_rtp_view(packet)
+        assert bytes(view) == twin.protect_rtp(bytes(packet))
+        assert receiver.unprotect_rtp(bytes(view)) == bytes(packet)
+
+
+def test_protect_view_refuses_an_oversized_packet() -> None:
+    sender, _ = context_pair(SrtpProfile.AES128_CM_SHA1_80)
+    with pytest.raises(SrtpError):
+        sender.protect_rtp_view(rtp_packet(1, payload=b"x" * 1400))
