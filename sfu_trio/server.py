@@ -105,6 +105,22 @@ def registry_samples(registry: RoomRegistry) -> list[SnapshotSample]:
         SnapshotSample("sfu_joins_total", "Successful joins", "counter", stats.joins),
         SnapshotSample("sfu_leaves_total", "Participants that left", "counter", stats.leaves),
         SnapshotSample("sfu_resumes_total", "Sessions resumed", "counter", stats.resumes),
+        SnapshotSample(
+            "sfu_dtls_fingerprint_mismatch_total",
+            "Media connections refused: the DTLS certificate did not match the SDP fingerprint",
+            "counter",
+            registry.media_failures.get("fingerprint_mismatch", 0),
+        ),
+        *(
+            SnapshotSample(
+                "sfu_media_connection_failures_total",
+                "Media connections that failed, by reason",
+                "counter",
+                count,
+                {"reason": reason},
+            )
+            for reason, count in sorted(registry.media_failures.items())
+        ),
     ]
 
 

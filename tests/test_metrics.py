@@ -13,7 +13,6 @@ EXPECTED_NAMES = {
     "sfu_messages_received_total",
     "sfu_bytes_transferred_total",
     "sfu_rate_limited_messages_total",
-    "sfu_dtls_fingerprint_mismatch_total",
     "sfu_state_backend_errors_total",
     "sfu_signaling_errors_total",
     "sfu_auth_rejected_total",
@@ -46,7 +45,6 @@ def test_names_and_values_after_increments() -> None:
     metrics.signaling_errors.labels(code="429").inc()
     metrics.rate_limited.inc()
     metrics.auth_rejected.labels(reason="expired").inc(2)
-    metrics.dtls_fingerprint_mismatch.inc()
     metrics.state_backend_errors.inc(4)
     metrics.join_duration.observe(0.003)
 
@@ -63,7 +61,6 @@ def test_names_and_values_after_increments() -> None:
         ("sfu_signaling_errors_total", (("code", "429"),)): 1.0,
         ("sfu_rate_limited_messages_total", ()): 1.0,
         ("sfu_auth_rejected_total", (("reason", "expired"),)): 2.0,
-        ("sfu_dtls_fingerprint_mismatch_total", ()): 1.0,
         ("sfu_state_backend_errors_total", ()): 4.0,
         ("sfu_join_duration_seconds_count", ()): 1.0,
         ("sfu_join_duration_seconds_bucket", (("le", "0.0025"),)): 0.0,

@@ -121,11 +121,6 @@ class Metrics:
             ["reason"],
             registry=reg,
         )
-        self.dtls_fingerprint_mismatch = Counter(
-            "sfu_dtls_fingerprint_mismatch",
-            "Peers dropped because the DTLS certificate did not match the SDP fingerprint",
-            registry=reg,
-        )
         self.state_backend_errors = Counter(
             "sfu_state_backend_errors", "Failed state backend operations", registry=reg
         )

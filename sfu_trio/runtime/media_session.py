@@ -434,7 +434,18 @@ class ParticipantMedia:
             for _key, down in self.sending.values():
                 down.set_transport_ready(True, now)
         if state == "failed":
-            self.room.remove(self.participant, reason="media connection failed")
+            reason = self.peer.failure_reason if self.peer is not None else None
+            category = self.room.registry.count_media_failure(reason or "")
+            logger.warning("media connection failed", reason=reason, category=category)
+            participant = self.participant
+            link = participant.link
+            code = 403 if category == "fingerprint_mismatch" else 500
+            participant.send(
+                "error", {"code": code, "message": f"media connection failed: {reason}"}
+            )
+            self.room.remove(participant, reason=f"media connection failed ({category})")
+            if link is not None:
+                link.close(4002, "media connection failed")
 
     # -- controls -------------------------------------------------------------------------
 

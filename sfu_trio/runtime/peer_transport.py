@@ -102,6 +102,7 @@ class PeerTransport:
         self._finished = False
         self._timer_scope: trio.CancelScope | None = None
         self._send: SendFunction | None = None
+        self.failure_reason: str | None = None  # why the state became "failed"
         self._remote: Address | None = None
         self._log = logger.bind(ufrag=local_ufrag)
         self.state: TransportState = "new"
@@ -355,6 +356,7 @@ class PeerTransport:
             scope.deadline = self._deadline()
 
     def _fail(self, reason: str, now: float) -> None:
+        self.failure_reason = reason
         self._log.warning("peer transport failed", reason=reason, at=now)
         self._finish("failed")
 

@@ -64,6 +64,7 @@ class RoomRegistry:
         self._joins = 0
         self._leaves = 0
         self._resumes = 0
+        self.media_failures: dict[str, int] = {}  # failure category -> count
         self.observer: RegistryObserver | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -166,6 +167,12 @@ class RoomRegistry:
             return None
         return participant
 
+    def count_media_failure(self, reason: str) -> str:
+        """Count a failed media connection by a bounded category; returns the category."""
+        category = media_failure_category(reason)
+        self.media_failures[category] = self.media_failures.get(category, 0) + 1
+        return category
+
     def count_resume(self) -> None:
         self._resumes += 1
 
@@ -178,3 +185,15 @@ class RoomRegistry:
             leaves=self._leaves,
             resumes=self._resumes,
         )
+
+
+MEDIA_FAILURE_CATEGORIES = {
+    "fingerprint mismatch": "fingerprint_mismatch",
+    "consent expired": "consent_expired",
+    "handshake timeout": "dtls_timeout",
+}
+
+
+def media_failure_category(reason: str | None) -> str:
+    """Metrics labels stay bounded: free-form DTLS errors count as ``dtls_error``."""
+    return MEDIA_FAILURE_CATEGORIES.get(reason or "", "dtls_error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -84,3 +85,22 @@ async def test_two_aiortc_peers_receive_each_other(
         with trio.fail_after(15):
             for peer in (peer_a, peer_b):
                 await peer.wait_decoded({"video": 5, "audio": 5})
+
+
+async def test_a_certificate_that_does_not_match_the_fingerprint_is_refused(
+    server: ServerAddresses, aiortc_peer: AiortcPeer
+) -> None:
+    forged = ":".join(["AB"] * 32)
+    async with connect(server.http_url) as client:
+        await client.join("forged", "mallory")
+        offer = await aiortc_peer.wait_for(type="offer")
+        sdp = re.sub(r"a=fingerprint:sha-256 \S+", f"a=fingerprint:sha-256 {forged}", offer["sdp"])
+        assert forged in sdp
+        await negotiate(client, aiortc_peer, {**offer, "sdp": sdp})
+        error = await client.wait_for("error", seconds=15)
+        assert error["code"] == 403
+        assert "fingerprint mismatch" in error["message"]
+        assert await client.wait_closed() == 4002
+    assert server.context.registry.media_failures == {"fingerprint_mismatch": 1}
+    text = server.context.metrics.render()[0].decode()
+    assert "sfu_dtls_fingerprint_mismatch_total 1.0" in text

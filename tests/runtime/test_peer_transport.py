@@ -176,6 +176,7 @@ async def test_fingerprint_mismatch_fails_and_delivers_nothing(
         await client.connect(link)  # the client is satisfied: the server's certificate is right
         await finished.wait()
         assert peer.state == "failed"
+        assert peer.failure_reason == "fingerprint mismatch"
         assert udp.routes == (0, 0)
         drops = udp.statistics.unknown_source_drops
         await client.send_rtp(rtp_packet(1))
