@@ -218,6 +218,19 @@ export class Call extends EventTarget {
     if (this._offerQueued) this.negotiate();
   }
 
+  /**
+   * The server stopped forwarding a track (`track-unpublished`): forget it now rather than at
+   * the next answer, which may be long in coming.
+   * @param {string} peerId @param {string} trackId
+   */
+  forgetTrack(peerId, trackId) {
+    let changed = false;
+    for (const [mid, info] of this._assignments) {
+      if (info.peerId === peerId && info.trackId === trackId) changed = this._assignments.delete(mid);
+    }
+    if (changed) this._emitRemoteTracks(this._assignments);
+  }
+
   /** @returns {RemoteTrack[]} the tracks received now, per the last answer. */
   remoteTracks() {
     return this._resolve(this._assignments);
@@ -242,6 +255,11 @@ export class Call extends EventTarget {
           frameHeight: s.frameHeight ?? 0,
           audioLevel: s.audioLevel ?? 0,
           totalAudioEnergy: s.totalAudioEnergy ?? 0,
+          packetsLost: s.packetsLost ?? 0,
+          nackCount: s.nackCount ?? 0,
+          pliCount: s.pliCount ?? 0,
+          retransmittedPacketsReceived: s.retransmittedPacketsReceived ?? 0,
+          freezeCount: s.freezeCount ?? 0,
         });
       });
       out.push(row);

@@ -180,7 +180,9 @@ export class Conference extends EventTarget {
       case "renegotiate": return this.call?.onRenegotiate(data);
       case "ice-restart-offer": return this.call?.onIceRestartOffer(data);
       case "track-published": return room.trackPublished(data);
-      case "track-unpublished": return room.trackUnpublished(data);
+      case "track-unpublished":
+        this.call?.forgetTrack(data.peerId, data.trackId);
+        return room.trackUnpublished(data);
       case "media-state": return room.mediaState(data);
       case "dominant-speaker": return room.setSpeaker(data.newPeerId);
       case "quality-stats": return room.setQuality(data);

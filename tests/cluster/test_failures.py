@@ -162,7 +162,9 @@ async def test_drained_node_sends_its_clients_to_another(cluster: Cluster, how: 
         }
         assert (await bob.wait_for("server-shutdown"))["reconnect"] is True
         assert await alice.wait_closed() == 1001
-        assert await bob.wait_closed() == 1001
+        # bob's door closes his socket when node-a's "end" arrives (1001), or, if its heartbeat
+        # sees node-a gone first, as a lost relay (1012): either way the client reconnects.
+        assert await bob.wait_closed() in (1001, 1012)
         await trio.to_thread.run_sync(a.process.wait, 10)
         assert a.process.returncode == 0
 

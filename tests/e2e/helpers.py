@@ -7,21 +7,25 @@ Everything waits with `page.wait_for_function` (polling in the page) and a timeo
 from __future__ import annotations
 
 import contextlib
+import gc
+import json
 import math
 import threading
 import time
-from collections.abc import Callable
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import trio
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from tests.interop.conftest import AiortcPeer, open_aiortc_peer
 from tests.signaling_client import SignalingClient, connect
 
-SMALL = {"width": 480, "height": 270}
+SMALL: ViewportSize = {"width": 480, "height": 270}
 
 # Every peer in `arg.peers` sends decoded video (framesDecoded > arg.frames[peer] or 0) and
 # audible audio (audioLevel > 0) of `arg.source`.
@@ -65,13 +69,25 @@ class Participant:
         )
 
     def wait_stats(self, predicate: str, arg: Any = None, timeout: float = 10.0) -> None:
-        """Until ``predicate(stats, arg)`` (a JS function source) holds in the page."""
-        self.page.wait_for_function(
-            f"async (arg) => ({predicate})(await window.sfu.stats(), arg)",
-            arg=arg,
-            polling=100,
-            timeout=timeout * 1000,
+        """Until ``predicate(stats, arg)`` (a JS function source) holds in the page.
+
+        Polled in the page (`wait_for_function` would not await the async `sfu.stats()`); on
+        timeout the assertion shows the last statistics.
+        """
+        last = self.page.evaluate(
+            f"""async ([arg, timeoutMs]) => {{
+                const predicate = {predicate};
+                const deadline = performance.now() + timeoutMs;
+                for (;;) {{
+                    const stats = await window.sfu.stats();
+                    if (predicate(stats, arg)) return null;
+                    if (performance.now() > deadline) return JSON.stringify(stats);
+                    await new Promise((resolve) => setTimeout(resolve, 50));
+                }}
+            }}""",
+            [arg, timeout * 1000],
         )
+        assert last is None, f"{self.name}: not {predicate} ({arg}) in {timeout} s: {last}"
 
     def wait_receiving(
         self,
@@ -105,7 +121,7 @@ def open_participant(
     room: str,
     name: str,
     *,
-    viewport: dict[str, int] | None = None,
+    viewport: ViewportSize | None = None,
     **query: str,
 ) -> Participant:
     """A new browser context (own storage, own devices) opening ``/?room=&name=``."""
@@ -239,3 +255,85 @@ class AiortcInThread:
                 # One slot of each kind: aiortc gathers no candidates for its first
                 # transport when its first offer has two recvonly m-lines of one kind.
                 await ask_for_offer(1)
+
+
+# An offer like the client's: microphone, camera in three simulcast layers, receive slots.
+CHROMIUM_OFFER = """async () => {
+    const pc = new RTCPeerConnection({bundlePolicy: "max-bundle"});
+    const stream = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
+    pc.addTransceiver(stream.getAudioTracks()[0], {direction: "sendonly", streams: [stream]});
+    pc.addTransceiver(stream.getVideoTracks()[0], {direction: "sendonly", streams: [stream],
+        sendEncodings: [{rid: "q", scaleResolutionDownBy: 4}, {rid: "h", scaleResolutionDownBy: 2},
+                        {rid: "f"}]});
+    for (const kind of ["audio", "video", "audio", "video"]) {
+        pc.addTransceiver(kind, {direction: "recvonly"});
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    const sdp = pc.localDescription.sdp;
+    pc.close();
+    stream.getTracks().forEach((t) => t.stop());
+    return sdp;
+}"""
+# Objects a participant owns: none may survive it.
+PER_PARTICIPANT = (
+    "Participant",
+    "ParticipantMedia",
+    "PeerTransport",
+    "PeerConnectionCore",
+    "PublisherReceiver",
+    "UpTrack",
+    "DownTrack",
+    "PublishedTrack",
+    "SubscriberFeedback",
+    "Room",
+)
+
+
+async def join_offer_leave(url: str, sdp: str, cycles: int, first: int) -> None:
+    """Each cycle: a new socket joins, publishes (offer -> answer) and leaves, seen by an
+    observer in the room."""
+    async with connect(url) as observer:
+        await observer.join("e2e-cycles", "observer")
+        for n in range(first, first + cycles):
+            async with connect(url) as client:
+                ack = await client.join("e2e-cycles", f"cycler-{n}")
+                await client.send("offer", {"sdp": sdp, "type": "offer"})
+                answer = await client.wait_for("answer")
+                assert answer["peerId"] == ack["peerId"] and "a=ice-lite" in answer["sdp"]
+                await client.send("leave")
+                left = await observer.wait_for("peer-left")
+                assert left["peerId"] == ack["peerId"]
+        await observer.send("leave")
+
+
+def server_tasks() -> Counter[str]:
+    """The server's own tasks by name (HTTP connection tasks of hypercorn come and go)."""
+
+    def walk(task: trio.lowlevel.Task) -> Iterator[str]:
+        yield task.name
+        for nursery in task.child_nurseries:
+            for child in nursery.child_tasks:
+                yield from walk(child)
+
+    root = trio.lowlevel.current_root_task()
+    assert root is not None
+    return Counter(name for name in walk(root) if name.startswith("sfu_trio."))
+
+
+def live_objects() -> dict[str, int]:
+    gc.collect()
+    counts = Counter(
+        type(o).__name__
+        for o in gc.get_objects()
+        if str(getattr(type(o), "__module__", "")).startswith("sfu_trio.")
+    )
+    return {name: counts[name] for name in PER_PARTICIPANT}
+
+
+async def health_of(url: str) -> dict[str, Any]:
+    def get() -> dict[str, Any]:
+        with urllib.request.urlopen(url + "/health", timeout=5) as response:
+            health: dict[str, Any] = json.load(response)
+            return health
+
+    return await trio.to_thread.run_sync(get)
