@@ -53,6 +53,7 @@ class Room:
         self._occupancy_changed = trio.Event()
         self._finished = trio.Event()
         self._running = trio.Event()
+        self.monitor = RoomMonitor(self)
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -64,7 +65,7 @@ class Room:
                     self._nursery = nursery
                     self._running.set()
                     nursery.start_soon(self._close_when_empty)
-                    nursery.start_soon(RoomMonitor(self).run)
+                    nursery.start_soon(self.monitor.run)
                     task_status.started()
                     await trio.sleep_forever()
         finally:
@@ -158,7 +159,11 @@ class Room:
             for other in self.participants.values()
             if other is not participant and other.peer_id in self._announced
         ]
-        return {"roomId": self.name, "peers": peers}
+        return {
+            "roomId": self.name,
+            "peers": peers,
+            "dominantSpeaker": self.monitor.detector.dominant,
+        }
 
     def peer_info(self, participant: Participant) -> dict[str, Any]:
         return {

@@ -10,8 +10,11 @@ kernel's send buffer is full the datagram is dropped and counted, as a congested
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
+import struct
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +30,9 @@ RECEIVE_BUFFER = 4 * 1024 * 1024
 SEND_BUFFER = 4 * 1024 * 1024
 MAX_DATAGRAM = 2048
 BATCH = 64
+# Kernel receive timestamps (Linux): TWCC feedback must carry arrival times, not read times.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("qq")
 
 
 class DatagramEndpoint(Protocol):
@@ -65,6 +71,8 @@ class UdpTransport:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            with contextlib.suppress(OSError):  # without kernel timestamps the read time is used
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             sock.bind((host, port))
         except OSError:
             sock.close()
@@ -145,21 +153,28 @@ class UdpTransport:
 
     async def run(self) -> None:
         """Read datagrams until cancelled, in batches without awaiting between them."""
-        recvfrom = self._sock.recvfrom
+        recvmsg = self._sock.recvmsg
         deliver = self.deliver
         stats = self.statistics
         current_time = trio.current_time
+        unpack = _TIMESPEC.unpack_from
         while True:
             await trio.lowlevel.wait_readable(self._sock)
-            now = current_time()
+            read_at = current_time()
+            wall_to_trio = read_at - time.time()
             for _ in range(BATCH):
                 try:
-                    data, addr = recvfrom(MAX_DATAGRAM)
+                    data, ancillary, _flags, addr = recvmsg(MAX_DATAGRAM, 64)
                 except (BlockingIOError, InterruptedError):
                     break
                 except OSError:
                     # ICMP errors from an earlier send surface here on some systems.
                     continue
+                now = read_at
+                for level, kind, value in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        seconds, nanoseconds = unpack(value)
+                        now = min(seconds + nanoseconds * 1e-9 + wall_to_trio, read_at)
                 stats.datagrams_received += 1
                 stats.bytes_received += len(data)
                 try:

@@ -27,7 +27,7 @@ async def test_two_clients_see_each_other_and_leave(server: ServerAddresses) -> 
         assert ack["resumed"] is False
         assert ack["sessionId"] and ack["sessionToken"] and ack["peerId"]
         state = await alice.wait_for("room-state")
-        assert state == {"roomId": "demo", "peers": []}
+        assert state == {"roomId": "demo", "peers": [], "dominantSpeaker": None}
 
         bob_ack = await bob.join("demo", "bob", "Bob")
         bob_state = await bob.wait_for("room-state")
