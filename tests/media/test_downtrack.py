@@ -223,3 +223,20 @@ def test_malformed_extension_block_is_not_forwarded_and_leaves_no_hole() -> None
     assert down.statistics().packets_malformed == 1
     down.on_nack([2], 0.1)
     assert sent.seqs == [1, 2, 2]
+
+
+def test_forwarding_waits_for_the_subscribers_transport_and_then_a_keyframe() -> None:
+    up, plis = up_track()
+    up.bind_ssrc(0, 0x1111, False)
+    down, sent = down_track(up)
+    down.set_transport_ready(False, 0.0)
+    feed(up, rtp(1, keyframe=True), 0.0)  # would be lost: the subscriber cannot decrypt yet
+    feed(up, rtp(2), 0.01)
+    assert sent.seqs == []
+    assert plis.packets == []  # no keyframe asked for while nothing can be sent
+    down.set_transport_ready(True, 0.5)
+    assert plis.packets == [PictureLossIndication(SFU_RTCP_SSRC, 0x1111)]
+    feed(up, rtp(3), 0.51)
+    feed(up, rtp(4, keyframe=True), 0.52)
+    feed(up, rtp(5), 0.53)
+    assert sent.seqs == [4, 5]

@@ -14,7 +14,12 @@ from sfu_trio.webrtc.rtcp import (
     TransportCcFeedback,
     ntp_to_compact,
 )
-from sfu_trio.webrtc.rtp_extensions import encode_sdes, encode_twcc_sequence
+from sfu_trio.webrtc.rtp_extensions import (
+    REPAIRED_RID_URI,
+    RID_URI,
+    encode_sdes,
+    encode_twcc_sequence,
+)
 from tests.media.forwarding_fixtures import (
     PUB_IDS,
     RTX_PT,
@@ -191,3 +196,18 @@ def test_random_extension_blocks_through_the_whole_pipeline(
     receiver.handle_timer(0.2)
     assert receiver.statistics().packets_received == 3
     assert 1 <= len(sent.packets) <= 4
+
+
+def test_extension_ids_from_every_m_line_let_an_audio_first_answer_learn_video_rids() -> None:
+    audio_first = {k: v for k, v in PUB_IDS.items() if k not in (RID_URI, REPAIRED_RID_URI)}
+    receiver = PublisherReceiver(
+        extension_ids=audio_first, send_rtcp=RtcpLog(), rtcp_ssrc=SFU_RTCP_SSRC
+    )
+    up = UpTrack(video_info(("q", "h", "f")), send_rtcp=RtcpLog(), rtcp_ssrc=SFU_RTCP_SSRC)
+    receiver.add_track(up)
+    receiver.on_rtp(rtp(1, ssrc=0xA, extensions=sdes("0", "h")), 0.0)
+    assert receiver.route_of(0xA) is None  # without the rid id the layer cannot be learned
+    assert receiver.statistics().packets_unroutable == 1
+    receiver.set_extension_ids(PUB_IDS)  # the video m-line's rid ids, merged in
+    receiver.on_rtp(rtp(2, ssrc=0xB, extensions=sdes("0", "h")), 0.0)
+    assert receiver.route_of(0xB) == (up, 1, False)
