@@ -65,7 +65,7 @@ def e2e(session: nox.Session) -> None:
 @nox.session
 def cluster(session: nox.Session) -> None:
     """Several server processes sharing one real redis-server."""
-    ensure_debian_packages(session, {"redis-server": "redis-server"})
+    ensure_debian_packages(session, {"redis-server": "redis-server", "chromium": "chromium"})
     session.install("-e", ".[test,interop]")
     session.run("pytest", *PYTEST_FLAGS, "-m", "cluster", *session.posargs, success_codes=[0, 5])
 
