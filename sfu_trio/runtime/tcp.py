@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
 
 import structlog
 import trio
@@ -23,21 +22,13 @@ import trio
 from ..webrtc.errors import ParseError
 from ..webrtc.stun import local_ufrag_of, stun_username_untrusted
 from ..webrtc.tcp_framing import RfcFramer, frame
+from .udp import Address, DatagramEndpoint
 
 logger = structlog.get_logger("sfu_trio.tcp")
 
-Address = tuple[str, int]
 READ_SIZE = 65536
 SEND_QUEUE_FRAMES = 256
 CLOSE_LINGER = 1.0  # seconds a closing connection may take to send its queue (DTLS close_notify)
-
-
-class FrameEndpoint(Protocol):
-    """What a TCP connection delivers frames to (PeerTransport)."""
-
-    def datagram_received(
-        self, data: bytes, addr: Address, now: float, transport: str = "udp"
-    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -60,7 +51,7 @@ class _Connection:
     def __init__(
         self,
         address: Address,
-        endpoint: FrameEndpoint,
+        endpoint: DatagramEndpoint,
         queue: trio.MemorySendChannel[bytes],
         scope: trio.CancelScope,
     ) -> None:
@@ -85,7 +76,7 @@ class IceTcpListener:
         self.first_request_timeout = first_request_timeout
         self.idle_timeout = idle_timeout
         self._send_queue_frames = send_queue_frames
-        self._by_ufrag: dict[str, FrameEndpoint] = {}
+        self._by_ufrag: dict[str, DatagramEndpoint] = {}
         self._connections: dict[Address, _Connection] = {}
         self._port: int | None = None
         self.statistics = TcpStatistics()
@@ -98,13 +89,13 @@ class IceTcpListener:
 
     # -- routing ----------------------------------------------------------------------------
 
-    def register_ufrag(self, ufrag: str, endpoint: FrameEndpoint) -> None:
+    def register_ufrag(self, ufrag: str, endpoint: DatagramEndpoint) -> None:
         self._by_ufrag[ufrag] = endpoint
 
     def unregister_ufrag(self, ufrag: str) -> None:
         self._by_ufrag.pop(ufrag, None)
 
-    def unbind_endpoint(self, endpoint: FrameEndpoint) -> None:
+    def unbind_endpoint(self, endpoint: DatagramEndpoint) -> None:
         """Forget the endpoint's ufrags; close its connections once their queues are sent."""
         for ufrag in [u for u, e in self._by_ufrag.items() if e is endpoint]:
             del self._by_ufrag[ufrag]
@@ -246,7 +237,7 @@ class IceTcpListener:
             pass
         scope.cancel()  # the peer is gone, or the endpoint closed the queue
 
-    def _endpoint_for_stun(self, data: bytes) -> FrameEndpoint | None:
+    def _endpoint_for_stun(self, data: bytes) -> DatagramEndpoint | None:
         if not data or data[0] > 3:
             return None
         username = stun_username_untrusted(data)

@@ -36,9 +36,11 @@ _TIMESPEC = struct.Struct("qq")
 
 
 class DatagramEndpoint(Protocol):
-    """What the transport delivers datagrams to: one participant's media connection."""
+    """What the transports deliver datagrams (UDP) and frames (ICE-TCP) to: a PeerTransport."""
 
-    def datagram_received(self, data: bytes, addr: Address, now: float) -> None: ...
+    def datagram_received(
+        self, data: bytes, addr: Address, now: float, transport: str = "udp"
+    ) -> None: ...
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """Capture real SDP offers from Debian Chromium into this directory.
 
-Run: /tmp/venv/bin/python tests/data/sdp/capture_chromium.py
+Run from the checkout: python -m tests.data.sdp.capture_chromium
 Needs /usr/bin/chromium (Debian package) and Playwright; never downloads a browser.
 """
 
@@ -10,18 +10,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-HERE = Path(__file__).parent
+from tests.e2e.conftest import CHROMIUM_ARGS
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+HERE = Path(__file__).parent
 
 # Each script resolves to the offer SDP after ICE gathering completed (so candidates are inside).
 SCRIPTS = {
