@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ import trio
 
 from .config import SETTINGS, Config, ConfigError, load_config
 
+GC_YOUNG_THRESHOLD = 20_000
 COMMANDS = ("serve", "token", "loadtest")
 
 
@@ -76,7 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _mint(args, config)
     from .server import serve
 
+    tune_garbage_collector()
     return trio.run(serve, config)
+
+
+def tune_garbage_collector() -> None:
+    """Keep the cyclic GC from stalling the forwarding thread.
+
+    Full collections scan the whole heap; with start-up objects (modules, classes, functions)
+    frozen out of it and young collections made rarer, a full collection is short and rare.
+    Measured with the 1->100 benchmark: p99 added latency 95 ms with the default settings,
+    19 ms with these (18 ms with no GC at all); see docs/performance.md.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 def _mint(args: argparse.Namespace, config: Config) -> int:
