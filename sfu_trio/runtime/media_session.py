@@ -455,7 +455,8 @@ class ParticipantMedia:
 
     def set_layer(self, track_id: str, rid: str) -> None:
         for key, down in self.sending.values():
-            if key.endswith("/" + track_id):
+            track = self.room.tracks.get(key)
+            if track is not None and track.track_id == track_id:
                 down.set_max_rid(rid, trio.current_time())
                 return
         raise BadRequest(f"layer-switch: not receiving a track {track_id!r}")

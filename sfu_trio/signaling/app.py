@@ -47,5 +47,4 @@ def create_app(ctx: ServerContext) -> QuartTrio:
             response.mimetype = "text/javascript"
         return response
 
-    _ = (ws, metrics, index, client_file)
     return app

@@ -59,5 +59,4 @@ def create_health_blueprint(ctx: ServerContext) -> Blueprint:
         payload["ready"] = ready
         return jsonify(payload), 200 if ready else 503
 
-    _ = (liveness, readiness)
     return health

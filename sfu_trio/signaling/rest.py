@@ -150,5 +150,4 @@ def create_rest_blueprint(ctx: ServerContext) -> Blueprint:
         ctx.shutdown_requested.set()
         return jsonify({"draining": True, "instanceId": ctx.instance_id}), 202
 
-    _ = (list_rooms, create_room, show_room, delete_room, drain, on_signaling_error)
     return api
