@@ -5,6 +5,7 @@
  *   ?room=<name>      room to join (prefills the join screen)
  *   ?name=<name>      display name (with ?room=, joins directly)
  *   ?simulcast=0      publish the camera as a single layer
+ *   ?camera=WxH@fps   camera capture size and frame rate (default 1280x720@30), e.g. 640x360@15
  *   ?server=<ws url>  signaling endpoint (default: /ws on this host)
  *   ?echo=1           "test my camera and microphone": a private session in which the server
  *                     sends the page its own camera and microphone back
@@ -38,12 +39,21 @@ export const ICE_GRACE_MS = 3_000;
 /** An offer without an answer after this long is rolled back. */
 export const ANSWER_TIMEOUT_MS = 15_000;
 
-/** Camera capture constraints. */
-export const VIDEO_CONSTRAINTS = Object.freeze({
-  width: { ideal: 1280 },
-  height: { ideal: 720 },
-  frameRate: { ideal: 30 },
-});
+/**
+ * Camera capture constraints: `?camera=WxH@fps` or 1280x720 at 30 frames a second.
+ * @param {string | null} text
+ */
+function cameraConstraints(text) {
+  const match = /^(\d{2,4})x(\d{2,4})(?:@(\d{1,2}))?$/.exec(text ?? "");
+  const [width, height, fps] = match ? [+match[1], +match[2], +(match[3] ?? 30)] : [1280, 720, 30];
+  return Object.freeze({
+    width: { ideal: width },
+    height: { ideal: height },
+    frameRate: { ideal: fps },
+  });
+}
+
+export const VIDEO_CONSTRAINTS = cameraConstraints(params.get("camera"));
 
 /** Audio capture constraints. */
 export const AUDIO_CONSTRAINTS = Object.freeze({
