@@ -206,7 +206,7 @@ export class Room extends EventTarget {
   _upsertPeer(p) {
     let peer = this.peers.get(p.peerId);
     if (!peer) {
-      peer = { peerId: p.peerId, userId: p.userId ?? "", name: p.name || "Guest", tracks: new Map(), quality: "" };
+      peer = { peerId: p.peerId, userId: p.userId ?? "", name: p.name || "Guest", tracks: new Map(), quality: "excellent" };
       this.peers.set(p.peerId, peer);
     } else {
       peer.name = p.name || peer.name;

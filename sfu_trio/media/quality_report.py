@@ -9,7 +9,10 @@ and its RTT the largest known. A subscriber reports the loss of the publisher's 
 
 The seed rule (O(N) messages, not O(N^2)): each participant is sent its own figures every
 report; the others are sent a participant's figures only when its level changes (the level
-must hold for ``hold`` seconds, see `QualityTracker`).
+must hold for ``hold`` seconds, see `QualityTracker`). Until the others hear otherwise a
+participant is `excellent` (`DEFAULT_LEVEL`), so a first level of `excellent` is no change: a
+room of 100 that starts at once sends no 9,900-message burst. Someone who joins later is told
+the levels that differ from the default (`QualityRound.announced`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sfu_trio.media.quality import QualityLevel, QualityTracker
+
+DEFAULT_LEVEL = QualityLevel.EXCELLENT  # what the others assume until told otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +88,12 @@ class ParticipantQuality:
 
 @dataclass(frozen=True, slots=True)
 class QualityRound:
-    """One report: every participant's quality (for itself) and those whose level changed."""
+    """One report: every participant's quality (for itself), those whose level the others must
+    hear of, and those whose level (as the room last heard it) is not `DEFAULT_LEVEL`."""
 
     current: tuple[ParticipantQuality, ...]
     changed: tuple[ParticipantQuality, ...]
+    announced: tuple[ParticipantQuality, ...] = ()
 
 
 class QualityReporter:
@@ -95,26 +102,34 @@ class QualityReporter:
     def __init__(self, hold: float = 3.0) -> None:
         self._hold = hold
         self._trackers: dict[str, QualityTracker] = {}
+        self._told: dict[str, QualityLevel] = {}  # the level the room last heard, by peer
 
     def update(self, figures: Mapping[str, ConnectionFigures], now: float) -> QualityRound:
         """``figures`` by peer id (participants without figures are forgotten)."""
         trackers = self._trackers
+        told = self._told
         for gone in [peer for peer in trackers if peer not in figures]:
             del trackers[gone]
+            told.pop(gone, None)
         current: list[ParticipantQuality] = []
         changed: list[ParticipantQuality] = []
+        announced: list[ParticipantQuality] = []
         for peer, figure in figures.items():
             tracker = trackers.get(peer)
             if tracker is None:
                 tracker = trackers[peer] = QualityTracker(self._hold)
             rtt = figure.rtt or 0.0
-            new_level = tracker.update(figure.loss_ratio, rtt, figure.jitter, now)
-            assert tracker.level is not None
-            quality = ParticipantQuality(peer, tracker.level, figure)
+            tracker.update(figure.loss_ratio, rtt, figure.jitter, now)
+            level = tracker.level
+            assert level is not None
+            quality = ParticipantQuality(peer, level, figure)
             current.append(quality)
-            if new_level is not None:
+            if level is not told.get(peer, DEFAULT_LEVEL):
+                told[peer] = level
                 changed.append(quality)
-        return QualityRound(tuple(current), tuple(changed))
+            if level is not DEFAULT_LEVEL:
+                announced.append(quality)
+        return QualityRound(tuple(current), tuple(changed), tuple(announced))
 
 
 def subscriber_loss(reported: float, upstream: float) -> float:

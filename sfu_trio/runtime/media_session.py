@@ -345,7 +345,7 @@ class ParticipantMedia:
                 track.up,
                 ssrc=media.outgoing.ssrc,
                 payload_type=codec.payload_type,
-                send_rtp=peer.send_rtp,
+                send_rtp=peer.rtp_sender.send,
                 extension_ids=media.extensions,
                 rtx_ssrc=media.outgoing.rtx_ssrc,
                 rtx_payload_type=codec.rtx_payload_type,

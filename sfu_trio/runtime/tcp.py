@@ -105,7 +105,7 @@ class IceTcpListener:
                 connection.queue.close()  # the writer sends what is queued, then closes
                 connection.scope.deadline = min(connection.scope.deadline, deadline)
 
-    def send(self, data: bytes, addr: Address) -> bool:
+    def send(self, data: bytes | memoryview, addr: Address) -> bool:
         """Queue one packet for the connection from ``addr``; False when it was dropped."""
         connection = self._connections.get(addr)
         if connection is None:

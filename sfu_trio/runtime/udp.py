@@ -15,6 +15,7 @@ import errno
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -135,6 +136,11 @@ class UdpTransport:
         return self._by_ufrag.get(local_ufrag_of(username))
 
     # -- I/O ------------------------------------------------------------------------------
+
+    @property
+    def raw_sendto(self) -> Callable[[bytes | memoryview, Address], int]:
+        """The socket's own ``sendto``, for `RtpSender` (which handles its errors itself)."""
+        return self._sendto
 
     def send(self, data: bytes, addr: Address) -> bool:
         """Send without blocking; False when the datagram was dropped (buffer full, unreachable)."""

@@ -217,12 +217,21 @@ async def test_quality_stats_own_every_interval_others_on_level_change(
             "rtt": 100.0,
             "jitter": 10.0,
         }
-        assert drain(alice_link, "quality-stats") == [alice_own, bob_own]
+        # Alice's first level (poor) is news to Bob; Bob's (excellent) is what Alice assumes.
+        assert drain(alice_link, "quality-stats") == [alice_own]
         assert drain(bob_link, "quality-stats") == [bob_own, alice_own]
 
         await tick(mock_clock, 3.0)
         assert drain(alice_link, "quality-stats") == [alice_own]
         assert drain(bob_link, "quality-stats") == [bob_own]
+
+        # A newcomer hears, at the next report, the levels that are not excellent.
+        _carol, carol_link = await join(room, "carol")
+        drain(carol_link)
+        await tick(mock_clock, 3.0)
+        assert drain(carol_link, "quality-stats") == [alice_own]
+        await tick(mock_clock, 3.0)
+        assert drain(carol_link, "quality-stats") == []
 
 
 @pytest.mark.parametrize("participants", [0, 1])
@@ -255,8 +264,9 @@ async def test_quality_stats_from_real_aiortc_traffic(server: ServerAddresses) -
         reports: dict[str, dict[str, Any]] = {}
         with trio.fail_after(10):
             while len(reports) < 2:
-                data = await alice.wait_for("quality-stats", seconds=10)
-                reports[data["peerId"]] = data
+                for client in (alice, bob):
+                    data = await client.wait_for("quality-stats", seconds=10)
+                    reports[data["peerId"]] = data
     assert set(reports) == {a_ack["peerId"], b_ack["peerId"]}
     for report in reports.values():
         assert set(report) == {"peerId", "level", "packetLoss", "rtt", "jitter"}
