@@ -265,21 +265,42 @@ def _drive(
     bitrate: int,
     fps: float,
 ) -> tuple[int, int, LatencyHistogram]:
-    """Publish from this process while a forked child drains the sinks."""
-    receiving, sending = multiprocessing.get_context("fork").Pipe(duplex=False)
+    """Publish from this process while forked children drain the sinks.
+
+    The sinks are split over as many drain processes as the load generator would spread the
+    same subscribers over (`drain_processes`), so the forwarder meets the same receivers.
+    """
+    context = multiprocessing.get_context("fork")
     until = time.monotonic() + seconds + 1.0
-    drainer = multiprocessing.get_context("fork").Process(
-        target=_drain, args=(sinks, key_in, key_out, until, sending)
-    )
-    drainer.start()
+    count = drain_processes(len(sinks))
+    drainers = []
+    for index in range(count):
+        receiving, sending = context.Pipe(duplex=False)
+        drainer = context.Process(
+            target=_drain, args=(sinks[index::count], key_in, key_out, until, sending)
+        )
+        drainer.start()
+        drainers.append((drainer, receiving))
     try:
         sent = _publish(target, key_in, key_out, seconds, bitrate, fps)
-        received, latency = receiving.recv()
+        received = 0
+        latency = LatencyHistogram()
+        for _, receiving in drainers:
+            part, part_latency = receiving.recv()
+            received += part
+            latency.merge(LatencyHistogram.from_json(part_latency))
     finally:
-        drainer.join(timeout=5)
-        if drainer.is_alive():
-            drainer.kill()
-    return received, sent, LatencyHistogram.from_json(latency)
+        for drainer, _ in drainers:
+            drainer.join(timeout=5)
+            if drainer.is_alive():
+                drainer.kill()
+    return received, sent, latency
+
+
+def drain_processes(subscribers: int) -> int:
+    """The load generator's subscriber workers for a 1->`subscribers` run: benchmarks/run.py
+    gives it 3 processes from 40 participants on, one of them the publisher's."""
+    return 2 if subscribers + 1 >= 40 else 1
 
 
 def main() -> None:
