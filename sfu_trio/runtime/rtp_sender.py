@@ -57,23 +57,25 @@ class RtpSender:
         self, protect: Protect, sendto: SendTo, address: Address, statistics: UdpStatistics
     ) -> None:
         """Send over the shared UDP socket's raw ``sendto`` (its counters kept too)."""
-        self._protect = protect
-        self._sendto = sendto
-        self._send = None
-        self._address = address
-        self._udp_statistics = statistics
+        self._point(protect, sendto, None, address, statistics)
 
     def connect(self, protect: Protect, send: Send, address: Address) -> None:
         """Send through ``send`` (ICE-TCP framing), which returns False for a drop."""
-        self._protect = protect
-        self._sendto = None
-        self._send = send
-        self._address = address
-        self._udp_statistics = None
+        self._point(protect, None, send, address, None)
 
     def disconnect(self) -> None:
-        self._protect = self._sendto = self._send = None
-        self._udp_statistics = None
+        self._point(None, None, None, None, None)
+
+    def _point(
+        self,
+        protect: Protect | None,
+        sendto: SendTo | None,
+        send: Send | None,
+        address: Address | None,
+        statistics: UdpStatistics | None,
+    ) -> None:
+        self._protect, self._sendto, self._send = protect, sendto, send
+        self._address, self._udp_statistics = address, statistics
 
     def send(self, packet: bytes | bytearray) -> None:
         """Protect `packet` and send it to the selected pair, or count a drop."""
