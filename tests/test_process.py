@@ -81,3 +81,39 @@ async def test_sigterm_shuts_down_gracefully() -> None:
                 await process.wait()
             assert process.returncode == 0
             assert trio.current_time() - started < float(env["SFU_SHUTDOWN_TIMEOUT"]) + 2
+
+
+async def test_a_second_signal_exits_at_once() -> None:
+    """A request still in flight holds the graceful shutdown (up to SFU_SHUTDOWN_TIMEOUT, 60 s
+    here); a second SIGTERM, sent once the first has been acted on, ends the process at once."""
+    env = server_env(SFU_SHUTDOWN_TIMEOUT="60")
+    url = f"http://127.0.0.1:{env['SFU_PORT']}"
+    async with trio.open_nursery() as nursery:
+        process: trio.Process = await nursery.start(
+            partial(
+                trio.run_process,
+                [sys.executable, "-m", "sfu_trio"],
+                env=env,
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        await wait_until_healthy(url, process)
+        stalled = await trio.open_tcp_stream("127.0.0.1", int(env["SFU_PORT"]))
+        async with stalled, connect(url) as client:
+            await stalled.send_all(  # the handler waits for a body that never comes
+                b"POST /api/rooms HTTP/1.1\r\nHost: sfu\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{"
+            )
+            await client.join("room", "a")
+            process.send_signal(signal.SIGTERM)
+            await client.wait_for("server-shutdown")  # the first signal is being acted on
+            await client.wait_closed()
+            with trio.move_on_after(1.0):  # the drain is still waiting for the stalled request
+                await process.wait()
+            assert process.returncode is None, "the graceful shutdown did not wait"
+            process.send_signal(signal.SIGTERM)
+            with trio.fail_after(5):
+                await process.wait()
+    assert process.returncode == 1
