@@ -26,6 +26,7 @@ from ..webrtc.events import (
     DtlsConnected,
     IceAddressChanged,
     IceConnected,
+    IcePairValidated,
     RtcpReceived,
     RtpReceived,
 )
@@ -105,6 +106,7 @@ class PeerTransport:
         self.rtp_sender = RtpSender()  # what down-tracks send through: `send_rtp`
         self.failure_reason: str | None = None  # why the state became "failed"
         self._remote: Address | None = None
+        self._validated: list[Address] = []  # UDP routes taken before nomination
         self._log = logger.bind(ufrag=local_ufrag)
         self.state: TransportState = "new"
         self.packets_received = 0
@@ -296,10 +298,14 @@ class PeerTransport:
                 self._on_rtcp(event.packet, now)
             elif isinstance(event, IceConnected | IceAddressChanged):
                 self._select(core, event.address)
+            elif isinstance(event, IcePairValidated):
+                if event.transport == "udp" and self._udp.bind_free_address(event.address, self):
+                    self._validated.append(event.address)
             elif isinstance(event, DtlsConnected):
                 self._log.info("peer transport connected", srtp=event.srtp_profile.name)
                 self._connect_rtp_sender(core)
-                self._set_state("connected")
+                if self._remote is not None:  # else once the client nominates its pair
+                    self._set_state("connected")
             elif isinstance(event, ConnectionFailed):
                 self._fail(event.reason, now)
             elif isinstance(event, ConnectionClosed):
@@ -309,6 +315,10 @@ class PeerTransport:
         previous = self._remote
         if previous is not None:
             self._udp.unbind_address(previous, self)
+        for validated in self._validated:
+            if validated != address:
+                self._udp.unbind_address(validated, self)
+        self._validated.clear()
         self._remote = address
         if core.remote_transport == "tcp" and self._tcp is not None:
             self._send = self._tcp.send
@@ -317,7 +327,9 @@ class PeerTransport:
             self._udp.bind_address(address, self)
         self._log.info("ice pair selected", addr=address, transport=core.remote_transport)
         self._connect_rtp_sender(core)
-        if self.state == "new":
+        if core.srtp is not None and not self._finished:
+            self._set_state("connected")  # DTLS completed on the pair before its nomination
+        elif self.state == "new":
             self._set_state("connecting")
 
     def _flush(self, core: PeerConnectionCore, now: float, transport: str | None) -> None:

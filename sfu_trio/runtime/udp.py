@@ -107,6 +107,10 @@ class UdpTransport:
         """Route datagrams from ``addr`` to ``endpoint`` (after a valid STUN check from it)."""
         self._by_address[addr] = endpoint
 
+    def bind_free_address(self, addr: Address, endpoint: DatagramEndpoint) -> bool:
+        """`bind_address` unless another endpoint routes ``addr`` already; True when bound."""
+        return self._by_address.setdefault(addr, endpoint) is endpoint
+
     def unbind_address(self, addr: Address, endpoint: DatagramEndpoint) -> None:
         """Stop routing ``addr`` to ``endpoint`` (its pair moved); other endpoints' routes stay."""
         if self._by_address.get(addr) is endpoint:

@@ -19,6 +19,7 @@ from sfu_trio.webrtc.events import (
     Event,
     IceAddressChanged,
     IceConnected,
+    IcePairValidated,
     RtcpReceived,
     RtpReceived,
 )
@@ -28,7 +29,9 @@ from sfu_trio.webrtc.srtp import SrtpContext, SrtpError
 class PeerConnectionCore:
     """One peer's transport: answers ICE checks, runs the DTLS handshake, (un)protects media.
 
-    Non-STUN packets are accepted only from the address the client nominated; DTLS and SRTP
+    Non-STUN packets are accepted only from the address the client nominated, except DTLS
+    before any nomination, which is also taken from pairs a valid check came from (browsers
+    start the handshake on the first pair that works, before they nominate it). DTLS and SRTP
     failures of single packets are counted, never raised.
     """
 
@@ -54,6 +57,8 @@ class PeerConnectionCore:
         self._finished = False
         self.remote_address: Address | None = None
         self.remote_transport: str | None = None
+        self._validated: set[tuple[Address, str]] = set()  # before nomination
+        self._dtls_address: Address | None = None  # where DTLS goes before nomination
         self.dropped_unknown_address = 0
         self.dropped_before_keys = 0
         self.dropped_unclassified = 0
@@ -82,6 +87,15 @@ class PeerConnectionCore:
             self._receive_stun(data, addr, now, transport)
             return
         if addr != self.remote_address or transport != self.remote_transport:
+            if (
+                kind is demux.PacketKind.DTLS
+                and self.remote_address is None
+                and (addr, transport) in self._validated
+            ):
+                self._dtls_address = addr
+                self._dtls.receive_datagram_untrusted(data, now)
+                self._after_dtls()
+                return
             self.dropped_unknown_address += 1
             return
         if kind is demux.PacketKind.RTP:  # RTP and RTCP share the range (RFC 5761)
@@ -184,6 +198,7 @@ class PeerConnectionCore:
                 first = self.remote_address is None
                 self.remote_address = event.address
                 self.remote_transport = event.transport
+                self._validated.clear()
                 if first:
                     self._events.append(IceConnected(event.address))
                     if self._dtls.state is DtlsState.NEW:
@@ -191,6 +206,9 @@ class PeerConnectionCore:
                         self._after_dtls()
                 else:
                     self._events.append(IceAddressChanged(event.address))
+            elif isinstance(event, ice_lite.IcePairValidated):
+                self._validated.add((event.address, event.transport))
+                self._events.append(IcePairValidated(event.address, event.transport))
             elif isinstance(event, ice_lite.IceConsentExpired):
                 self._finish(ConnectionFailed("consent expired"))
                 return True
@@ -214,8 +232,8 @@ class PeerConnectionCore:
 
     def _queue_dtls_datagrams(self) -> None:
         datagrams = self._dtls.datagrams_to_send()
-        if datagrams and self.remote_address is not None:
-            address = self.remote_address
+        address = self.remote_address or self._dtls_address
+        if datagrams and address is not None:
             self._outgoing.extend((datagram, address) for datagram in datagrams)
 
     def _finish(self, event: Event) -> None:

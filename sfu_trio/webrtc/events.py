@@ -17,6 +17,14 @@ class IceConnected:
 
 
 @dataclass(frozen=True, slots=True)
+class IcePairValidated:
+    """Before nomination, a valid check came from `address`: route its DTLS here too."""
+
+    address: Address
+    transport: str
+
+
+@dataclass(frozen=True, slots=True)
 class IceAddressChanged:
     """The client nominated another pair (network change, ICE restart): send to `address`."""
 
@@ -58,6 +66,7 @@ class RtcpReceived:
 
 Event = (
     IceConnected
+    | IcePairValidated
     | IceAddressChanged
     | DtlsConnected
     | ConnectionFailed

@@ -56,7 +56,22 @@ class IceConsentExpired:
     """No valid check arrived on the selected pair for the consent timeout (RFC 7675)."""
 
 
-IceEvent = IceSelectedAddressChanged | IceConsentExpired
+@dataclass(frozen=True, slots=True)
+class IcePairValidated:
+    """A valid check came from `address` before any pair was nominated.
+
+    Browsers start DTLS on the first pair that works, often before the check that nominates
+    it: the handshake may run on a validated pair (RFC 8445 §7.3.1.5 lets a controlled agent
+    use a valid pair before nomination).
+    """
+
+    address: Address
+    transport: str
+
+
+IceEvent = IceSelectedAddressChanged | IceConsentExpired | IcePairValidated
+
+MAX_VALIDATED_PAIRS = 8  # before nomination; a client has a handful of candidates
 
 
 def generate_credentials(rng: random.Random | None = None) -> tuple[str, str]:
@@ -110,6 +125,7 @@ class IceLiteAgent:
         self._state: IceState = "new"
         self._selected_address: Address | None = None
         self._selected_transport: str | None = None
+        self._validated: set[tuple[Address, str]] = set()
         self._consent_at = 0.0
         self._events: deque[IceEvent] = deque()
         self.answered_checks = 0
@@ -245,6 +261,14 @@ class IceLiteAgent:
         if credentials is self._current:
             self._previous = None  # the restart is complete
         selected = addr == self._selected_address and transport == self._selected_transport
+        if (
+            not use_candidate
+            and self._selected_address is None
+            and (addr, transport) not in self._validated
+            and len(self._validated) < MAX_VALIDATED_PAIRS
+        ):
+            self._validated.add((addr, transport))
+            self._events.append(IcePairValidated(addr, transport))
         if use_candidate and not selected:
             self._selected_address = addr
             self._selected_transport = transport

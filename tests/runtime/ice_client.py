@@ -156,6 +156,18 @@ class IceDtlsClient:
         """Nominate ``link`` and complete DTLS (retransmitting on the DTLS timer)."""
         response = await self.nominate(link)
         assert response.message_class == stun.Class.RESPONSE, response
+        await self._handshake(link)
+
+    async def connect_before_nominating(self, link: Link) -> None:
+        """What Chromium often does: a plain check, DTLS on that pair, then the nomination."""
+        self.link = link
+        await link.send(self.binding_request(use_candidate=False))
+        response = await self.stun_responses.receive()
+        assert response.message_class == stun.Class.RESPONSE, response
+        await self._handshake(link)
+        assert (await self.nominate(link)).message_class == stun.Class.RESPONSE
+
+    async def _handshake(self, link: Link) -> None:
         self.dtls.start(trio.current_time())
         await self._send_dtls(link)
         while not self.connected.is_set():

@@ -143,6 +143,29 @@ async def test_connect_and_rtp_both_ways(
     assert peer.statistics().state == "closed"
 
 
+async def test_dtls_completes_on_a_validated_pair_before_its_nomination(
+    nursery: trio.Nursery,
+    udp: ObservedUdpTransport,
+    link: UdpLink,
+    server_cert: Certificate,
+    client_cert: Certificate,
+) -> None:
+    received = Received.make()
+    peer, client = make_pair(udp, None, server_cert, client_cert, received)
+    await nursery.start(peer.run)
+    nursery.start_soon(client.serve, link)
+    with trio.fail_after(5):
+        await client.connect_before_nominating(link)
+        await client.send_rtp(rtp_packet(1))
+        assert await received.rtp.receive() == rtp_packet(1)
+        peer.send_rtp(rtp_packet(2, ssrc=0xBEEF))
+        assert await client.rtp.receive() == rtp_packet(2, ssrc=0xBEEF)
+    # "connected" waits for the nomination: before it there is no pair to send media on.
+    assert received.states == ["connected"]
+    assert peer.statistics().send_drops == 0
+    assert udp.routes == (1, 1)
+
+
 async def test_send_before_connected_is_dropped_and_counted(
     udp: ObservedUdpTransport, server_cert: Certificate, client_cert: Certificate
 ) -> None:

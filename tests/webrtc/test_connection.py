@@ -16,6 +16,7 @@ from sfu_trio.webrtc.events import (
     Event,
     IceAddressChanged,
     IceConnected,
+    IcePairValidated,
     RtcpReceived,
     RtpReceived,
 )
@@ -137,7 +138,7 @@ def test_check_is_answered_and_nomination_connects(
     assert response.message_class == stun.Class.RESPONSE
     assert response.check_message_integrity(client.server_pwd.encode())
     assert response.attributes["XOR-MAPPED-ADDRESS"] == CLIENT_ADDR
-    assert core.next_event() is None
+    assert drain_events(core) == [IcePairValidated(CLIENT_ADDR, "udp")]
     assert (core.remote_address, core.get_timer()) == (None, None)
 
     core.receive_datagram(client.binding_request(use_candidate=True), CLIENT_ADDR, 0.5)
@@ -145,6 +146,47 @@ def test_check_is_answered_and_nomination_connects(
     assert core.remote_address == CLIENT_ADDR
     assert core.remote_transport == "udp"
     assert core.get_timer() == 30.5  # consent deadline
+
+
+def test_dtls_runs_on_a_validated_pair_before_nomination(
+    server_cert: Certificate, client_cert: Certificate
+) -> None:
+    """Chromium sends its ClientHello as soon as a check succeeds, before the check that
+    nominates the pair: the handshake must not wait for a retransmission."""
+    core, client = make_core(server_cert, client_cert)
+    core.receive_datagram(client.binding_request(use_candidate=False), CLIENT_ADDR, 0.0)
+    core.datagrams_to_send(0.0)
+    client.dtls.start(0.0)
+    [hello] = client.dtls.datagrams_to_send()
+    core.receive_datagram(hello, OTHER_ADDR, 0.0)  # no valid check from there: dropped
+    assert (core.dropped_unknown_address, core.datagrams_to_send(0.0)) == (1, [])
+    core.receive_datagram(hello, CLIENT_ADDR, 0.0)
+    exchange(core, client, 0.0, CLIENT_ADDR)
+    assert core.dtls_state is DtlsState.CONNECTED and client.srtp is not None
+    assert core.remote_address is None
+    assert drain_events(core) == [
+        IcePairValidated(CLIENT_ADDR, "udp"),
+        DtlsConnected(SrtpProfile.AEAD_AES_128_GCM),
+    ]
+    assert core.send_rtp(CLIENT_RTP) is not None  # keys are ready; the runtime waits for a pair
+    # Media is taken only once the pair is nominated.
+    core.receive_datagram(client.srtp.protect_rtp(CLIENT_RTP), CLIENT_ADDR, 0.1)
+    assert drain_events(core) == [] and core.dropped_unknown_address == 2
+    core.receive_datagram(client.binding_request(use_candidate=True), CLIENT_ADDR, 0.2)
+    core.receive_datagram(client.srtp.protect_rtp(CLIENT_RTP), CLIENT_ADDR, 0.2)
+    assert drain_events(core) == [IceConnected(CLIENT_ADDR), RtpReceived(CLIENT_RTP)]
+
+
+def test_dtls_before_nomination_stays_on_validated_pairs_only(
+    server_cert: Certificate, client_cert: Certificate
+) -> None:
+    core, client = make_core(server_cert, client_cert)
+    connect(core, client)  # nominated at once: no pair is "validated" after that
+    core.receive_datagram(client.binding_request(use_candidate=False), OTHER_ADDR, 1.0)
+    assert drain_events(core) == []
+    core.datagrams_to_send(1.0)
+    core.receive_datagram(b"\x16\xfe\xfd" + bytes(20), OTHER_ADDR, 1.0)
+    assert core.dropped_unknown_address == 1
 
 
 def test_full_connection_carries_srtp_both_ways(

@@ -19,9 +19,11 @@ from sfu_trio.webrtc.candidates import (
 )
 from sfu_trio.webrtc.ice_lite import (
     ICE_CHARS,
+    MAX_VALIDATED_PAIRS,
     IceConsentExpired,
     IceEvent,
     IceLiteAgent,
+    IcePairValidated,
     IceSelectedAddressChanged,
     generate_credentials,
 )
@@ -115,9 +117,21 @@ def test_valid_check_gets_success_without_nomination() -> None:
     assert msg.message_class == Class.RESPONSE
     assert list(msg.attributes) == ["XOR-MAPPED-ADDRESS", "MESSAGE-INTEGRITY", "FINGERPRINT"]
     assert msg.attributes["XOR-MAPPED-ADDRESS"] == A
-    assert events(agent) == []
+    assert events(agent) == [IcePairValidated(A, "udp")]  # DTLS may start on it
     assert (agent.state, agent.selected_address, agent.get_timer()) == ("new", None, None)
     assert agent.answered_checks == 1
+    agent.handle_stun(check(), A, 1.1)
+    assert events(agent) == []  # validated once
+
+
+def test_validated_pairs_are_bounded_and_end_with_nomination() -> None:
+    agent = IceLiteAgent(UFRAG, PWD)
+    for port in range(1000, 1000 + MAX_VALIDATED_PAIRS + 3):
+        agent.handle_stun(check(), ("192.0.2.10", port), 1.0)
+    assert len(events(agent)) == MAX_VALIDATED_PAIRS
+    agent.handle_stun(check(use_candidate=True), A, 1.0)
+    agent.handle_stun(check(), ("192.0.2.10", 5), 1.0)
+    assert events(agent) == [IceSelectedAddressChanged(A, "udp")]
 
 
 def test_use_candidate_selects_the_pair() -> None:
@@ -228,7 +242,7 @@ def test_golden_chromium_checks() -> None:
     first = agent.handle_stun(load_hex("chromium_binding_request.hex"), ("127.0.0.1", 41000), 1.0)
     assert first is not None
     assert parse_stun_untrusted(first).attributes["XOR-MAPPED-ADDRESS"] == ("127.0.0.1", 41000)
-    assert events(agent) == []
+    assert events(agent) == [IcePairValidated(("127.0.0.1", 41000), "udp")]
     nominating = load_hex("chromium_binding_use_candidate.hex")
     assert agent.handle_stun(nominating, ("127.0.0.1", 41000), 1.1) is not None
     assert events(agent) == [IceSelectedAddressChanged(("127.0.0.1", 41000), "udp")]
@@ -285,7 +299,8 @@ def test_no_consent_timer_before_nomination() -> None:
     agent = IceLiteAgent(UFRAG, PWD, consent_timeout=5.0)
     agent.handle_stun(check(), A, 1.0)
     agent.handle_timer(1000.0)
-    assert (agent.get_timer(), agent.state, events(agent)) == (None, "new", [])
+    assert (agent.get_timer(), agent.state) == (None, "new")
+    assert events(agent) == [IcePairValidated(A, "udp")]
 
 
 # --- ICE restart ---------------------------------------------------------------------------------
@@ -394,7 +409,9 @@ async def _aioice_against_lite(controlling: bool, remote_is_lite: bool) -> None:
         await asyncio.wait_for(connection.connect(), 10)
         assert connection.ice_controlling  # switched after a 487 when it started controlled
         assert (agent.rejected_checks > 0) is not controlling
-        event = agent.next_event()
+        selected = [e for e in events(agent) if not isinstance(e, IcePairValidated)]
+        assert len(selected) == 1
+        event = selected[0]
         assert isinstance(event, IceSelectedAddressChanged)
         assert event.transport == "udp"
         assert agent.state == "connected"
