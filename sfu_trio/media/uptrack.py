@@ -298,6 +298,11 @@ class UpTrack:
 
     # -- for down-tracks and the allocator ----------------------------------------------------
 
+    @property
+    def receive_statistics(self) -> Sequence[ReceiveStatistics | None]:
+        """Each layer's receive statistics (None: no SSRC bound for that layer yet)."""
+        return self._stats
+
     def cached_packet(self, layer: int, seq: int) -> bytes | None:
         return self._caches[layer].get(seq)
 

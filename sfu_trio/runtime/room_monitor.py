@@ -141,12 +141,11 @@ class RoomMonitor:
 
 def publisher_streams(up: UpTrack, now: float) -> list[StreamFigures | None]:
     """The windowed loss and jitter of each layer of ``up`` (None: nothing received yet)."""
-    # UpTrack has no public accessor for its per-layer receive statistics (yet).
     return [
         StreamFigures(stats.window_loss_ratio(now), stats.window_jitter_ms(now) / 1000.0)
         if stats is not None and stats.packets_received
         else None
-        for stats in up._stats
+        for stats in up.receive_statistics
     ]
 
 
