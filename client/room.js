@@ -206,9 +206,10 @@ export class Room extends EventTarget {
   _upsertPeer(p) {
     let peer = this.peers.get(p.peerId);
     if (!peer) {
-      peer = { peerId: p.peerId, userId: p.userId ?? "", name: p.name || "Guest", tracks: new Map(), quality: "excellent" };
+      peer = { peerId: p.peerId, userId: p.userId ?? "", name: p.name || "Guest", tracks: new Map(), quality: p.quality || "excellent" };
       this.peers.set(p.peerId, peer);
     } else {
+      if (p.quality) peer.quality = p.quality;
       peer.name = p.name || peer.name;
       peer.userId = p.userId ?? peer.userId;
     }

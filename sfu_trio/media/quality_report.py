@@ -11,8 +11,8 @@ The seed rule (O(N) messages, not O(N^2)): each participant is sent its own figu
 report; the others are sent a participant's figures only when its level changes (the level
 must hold for ``hold`` seconds, see `QualityTracker`). Until the others hear otherwise a
 participant is `excellent` (`DEFAULT_LEVEL`), so a first level of `excellent` is no change: a
-room of 100 that starts at once sends no 9,900-message burst. Someone who joins later is told
-the levels that differ from the default (`QualityRound.announced`).
+room of 100 that starts at once sends no 9,900-message burst. Someone who joins later reads the
+levels the room has heard (`QualityReporter.level_of`) in its ``room-state``.
 """
 
 from __future__ import annotations
@@ -88,12 +88,11 @@ class ParticipantQuality:
 
 @dataclass(frozen=True, slots=True)
 class QualityRound:
-    """One report: every participant's quality (for itself), those whose level the others must
-    hear of, and those whose level (as the room last heard it) is not `DEFAULT_LEVEL`."""
+    """One report: every participant's quality (for itself) and those whose level the others
+    must hear of."""
 
     current: tuple[ParticipantQuality, ...]
     changed: tuple[ParticipantQuality, ...]
-    announced: tuple[ParticipantQuality, ...] = ()
 
 
 class QualityReporter:
@@ -113,7 +112,6 @@ class QualityReporter:
             told.pop(gone, None)
         current: list[ParticipantQuality] = []
         changed: list[ParticipantQuality] = []
-        announced: list[ParticipantQuality] = []
         for peer, figure in figures.items():
             tracker = trackers.get(peer)
             if tracker is None:
@@ -127,9 +125,11 @@ class QualityReporter:
             if level is not told.get(peer, DEFAULT_LEVEL):
                 told[peer] = level
                 changed.append(quality)
-            if level is not DEFAULT_LEVEL:
-                announced.append(quality)
-        return QualityRound(tuple(current), tuple(changed), tuple(announced))
+        return QualityRound(tuple(current), tuple(changed))
+
+    def level_of(self, peer_id: str) -> QualityLevel:
+        """The level the room last heard for `peer_id` (`DEFAULT_LEVEL` until it heard one)."""
+        return self._told.get(peer_id, DEFAULT_LEVEL)
 
 
 def subscriber_loss(reported: float, upstream: float) -> float:

@@ -154,8 +154,9 @@ class Room:
         self._announced.add(participant.peer_id)
 
     def state_for(self, participant: Participant) -> dict[str, Any]:
+        levels = self.monitor.reporter
         peers = [
-            self.peer_info(other)
+            {**self.peer_info(other), "quality": levels.level_of(other.peer_id).value}
             for other in self.participants.values()
             if other is not participant and other.peer_id in self._announced
         ]

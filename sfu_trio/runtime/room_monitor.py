@@ -6,7 +6,8 @@ sample) into a `DominantSpeakerDetector` and broadcasts ``dominant-speaker`` on 
 Every `QUALITY_INTERVAL` seconds it gathers each participant's windowed stream figures into a
 `QualityReporter`: each participant gets its own ``quality-stats``, and the others get a
 participant's only when its level changes from what they last heard (`excellent` until then);
-a newcomer hears the levels that are not. A room without tracks wakes once per report.
+a newcomer reads the current levels in its ``room-state``. A room without tracks wakes once per
+report.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class RoomMonitor:
         self.speaker_interval = room.config.speaker_detection_interval_ms / 1000.0
         self.quality_interval = quality_interval
         self._packets_seen: dict[UpTrack, int] = {}
-        self._informed: set[str] = set()  # peers that have heard the announced levels
 
     async def run(self) -> None:
         now = trio.current_time()
@@ -126,16 +126,6 @@ class RoomMonitor:
             room.broadcast(
                 "quality-stats", quality.message(), exclude=participants[quality.peer_id]
             )
-        # Newcomers have not heard the levels announced before they came.
-        changed = {quality.peer_id for quality in result.changed}
-        backlog = [q for q in result.announced if q.peer_id not in changed]
-        informed = self._informed & participants.keys()
-        for peer_id, participant in participants.items():
-            if peer_id not in informed:
-                for quality in backlog:
-                    if quality.peer_id != peer_id:
-                        participant.send("quality-stats", quality.message())
-        self._informed = set(participants)
         return result
 
 

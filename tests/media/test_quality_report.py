@@ -81,7 +81,7 @@ def test_everyone_gets_its_own_and_the_others_only_level_changes() -> None:
         ("b", QualityLevel.EXCELLENT),
     ]
     assert first.changed == ()  # excellent is what the others assume: no news
-    assert first.announced == ()
+    assert reporter.level_of("b") is QualityLevel.EXCELLENT
     same = reporter.update({"a": GOOD, "b": GOOD}, 3.0)
     assert [q.peer_id for q in same.current] == ["a", "b"]
     assert same.changed == ()
@@ -92,19 +92,22 @@ def test_everyone_gets_its_own_and_the_others_only_level_changes() -> None:
     assert pending.current[1].figures == BAD  # its own figures are the current ones
     held = reporter.update({"a": GOOD, "b": BAD}, 9.0)
     assert [(q.peer_id, q.level) for q in held.changed] == [("b", QualityLevel.CRITICAL)]
-    assert [q.peer_id for q in held.announced] == ["b"]
+    assert reporter.level_of("b") is QualityLevel.CRITICAL
     # b recovers: going back to excellent is news too, and then nothing is announced
     reporter.update({"a": GOOD, "b": GOOD}, 12.0)
     recovered = reporter.update({"a": GOOD, "b": GOOD}, 15.0)
     assert [(q.peer_id, q.level) for q in recovered.changed] == [("b", QualityLevel.EXCELLENT)]
-    assert recovered.announced == ()
+    assert reporter.level_of("b") is QualityLevel.EXCELLENT
 
 
 def test_a_first_level_below_excellent_is_news() -> None:
     reporter = QualityReporter()
     first = reporter.update({"a": GOOD, "b": BAD}, 0.0)
     assert [(q.peer_id, q.level) for q in first.changed] == [("b", QualityLevel.CRITICAL)]
-    assert [q.peer_id for q in first.announced] == ["b"]
+    assert (reporter.level_of("a"), reporter.level_of("b")) == (
+        QualityLevel.EXCELLENT,
+        QualityLevel.CRITICAL,
+    )
 
 
 def test_departed_participants_are_forgotten() -> None:
