@@ -155,7 +155,7 @@ class PeerTransport:
             now = trio.current_time()
             self._fail("remote fingerprint changed", now)
             core.close(now)
-            self._flush(core, now, core.remote_transport)
+            self._flush(core, now, core.send_transport)
             return
         core.set_remote_ice_credentials(ufrag, pwd)
 
@@ -183,7 +183,7 @@ class PeerTransport:
             return
         now = trio.current_time()
         core.close(now)
-        self._flush(core, now, core.remote_transport)
+        self._flush(core, now, core.send_transport)
         self._dispatch(core, now)
 
     # ------------------------------------------------------------------ the hot path
@@ -248,7 +248,7 @@ class PeerTransport:
                     continue
                 now = trio.current_time()
                 core.handle_timer(now)
-                self._flush(core, now, core.remote_transport)
+                self._flush(core, now, core.send_transport)
                 self._dispatch(core, now)
         finally:
             self._timer_scope = None

@@ -59,6 +59,7 @@ class PeerConnectionCore:
         self.remote_transport: str | None = None
         self._validated: set[tuple[Address, str]] = set()  # before nomination
         self._dtls_address: Address | None = None  # where DTLS goes before nomination
+        self._dtls_transport: str | None = None
         self.dropped_unknown_address = 0
         self.dropped_before_keys = 0
         self.dropped_unclassified = 0
@@ -69,6 +70,12 @@ class PeerConnectionCore:
     @property
     def dtls_state(self) -> DtlsState:
         return self._dtls.state
+
+    @property
+    def send_transport(self) -> str | None:
+        """The transport `datagrams_to_send` go over: the nominated pair's, or before the
+        nomination the one DTLS runs on."""
+        return self.remote_transport or self._dtls_transport
 
     @property
     def srtp(self) -> SrtpContext | None:
@@ -92,7 +99,7 @@ class PeerConnectionCore:
                 and self.remote_address is None
                 and (addr, transport) in self._validated
             ):
-                self._dtls_address = addr
+                self._dtls_address, self._dtls_transport = addr, transport
                 self._dtls.receive_datagram_untrusted(data, now)
                 self._after_dtls()
                 return

@@ -177,6 +177,22 @@ def test_dtls_runs_on_a_validated_pair_before_nomination(
     assert drain_events(core) == [IceConnected(CLIENT_ADDR), RtpReceived(CLIENT_RTP)]
 
 
+def test_dtls_before_nomination_over_ice_tcp_answers_over_tcp(
+    server_cert: Certificate, client_cert: Certificate
+) -> None:
+    core, client = make_core(server_cert, client_cert)
+    core.receive_datagram(client.binding_request(use_candidate=False), CLIENT_ADDR, 0.0, "tcp")
+    core.datagrams_to_send(0.0)
+    assert core.send_transport is None
+    client.dtls.start(0.0)
+    [hello] = client.dtls.datagrams_to_send()
+    core.receive_datagram(hello, CLIENT_ADDR, 0.0, "udp")  # validated over TCP only
+    assert core.datagrams_to_send(0.0) == []
+    core.receive_datagram(hello, CLIENT_ADDR, 0.0, "tcp")
+    assert [addr for _, addr in core.datagrams_to_send(0.0)] == [CLIENT_ADDR]
+    assert core.send_transport == "tcp"  # a retransmission from the timer goes there too
+
+
 def test_dtls_before_nomination_stays_on_validated_pairs_only(
     server_cert: Certificate, client_cert: Certificate
 ) -> None:
