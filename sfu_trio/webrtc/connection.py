@@ -57,7 +57,6 @@ class PeerConnectionCore:
         self._finished = False
         self.remote_address: Address | None = None
         self.remote_transport: str | None = None
-        self._validated: set[tuple[Address, str]] = set()  # before nomination
         self._dtls_address: Address | None = None  # where DTLS goes before nomination
         self._dtls_transport: str | None = None
         self.dropped_unknown_address = 0
@@ -94,11 +93,7 @@ class PeerConnectionCore:
             self._receive_stun(data, addr, now, transport)
             return
         if addr != self.remote_address or transport != self.remote_transport:
-            if (
-                kind is demux.PacketKind.DTLS
-                and self.remote_address is None
-                and (addr, transport) in self._validated
-            ):
+            if kind is demux.PacketKind.DTLS and self._ice.accepts_dtls_from(addr, transport):
                 self._dtls_address, self._dtls_transport = addr, transport
                 self._dtls.receive_datagram_untrusted(data, now)
                 self._after_dtls()
@@ -205,7 +200,6 @@ class PeerConnectionCore:
                 first = self.remote_address is None
                 self.remote_address = event.address
                 self.remote_transport = event.transport
-                self._validated.clear()
                 if first:
                     self._events.append(IceConnected(event.address))
                     if self._dtls.state is DtlsState.NEW:
@@ -213,9 +207,8 @@ class PeerConnectionCore:
                         self._after_dtls()
                 else:
                     self._events.append(IceAddressChanged(event.address))
-            elif isinstance(event, ice_lite.IcePairValidated):
-                self._validated.add((event.address, event.transport))
-                self._events.append(IcePairValidated(event.address, event.transport))
+            elif isinstance(event, IcePairValidated):
+                self._events.append(event)
             elif isinstance(event, ice_lite.IceConsentExpired):
                 self._finish(ConnectionFailed("consent expired"))
                 return True

@@ -18,7 +18,8 @@ class IceConnected:
 
 @dataclass(frozen=True, slots=True)
 class IcePairValidated:
-    """Before nomination, a valid check came from `address`: route its DTLS here too."""
+    """Before any nomination, a valid check came from `address`: its DTLS is taken too (see
+    `IceLiteAgent.accepts_dtls_from`), so route it here."""
 
     address: Address
     transport: str

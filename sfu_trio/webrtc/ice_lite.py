@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from sfu_trio.webrtc.events import IcePairValidated
 from sfu_trio.webrtc.stun import (
     Class,
     Method,
@@ -26,9 +27,11 @@ from sfu_trio.webrtc.stun import (
 
 __all__ = [
     "ICE_CHARS",
+    "MAX_VALIDATED_PAIRS",
     "IceConsentExpired",
     "IceEvent",
     "IceLiteAgent",
+    "IcePairValidated",
     "IceSelectedAddressChanged",
     "IceState",
     "generate_credentials",
@@ -54,19 +57,6 @@ class IceSelectedAddressChanged:
 @dataclass(frozen=True, slots=True)
 class IceConsentExpired:
     """No valid check arrived on the selected pair for the consent timeout (RFC 7675)."""
-
-
-@dataclass(frozen=True, slots=True)
-class IcePairValidated:
-    """A valid check came from `address` before any pair was nominated.
-
-    Browsers start DTLS on the first pair that works, often before the check that nominates
-    it: the handshake may run on a validated pair (RFC 8445 §7.3.1.5 lets a controlled agent
-    use a valid pair before nomination).
-    """
-
-    address: Address
-    transport: str
 
 
 IceEvent = IceSelectedAddressChanged | IceConsentExpired | IcePairValidated
@@ -221,6 +211,13 @@ class IceLiteAgent:
         self._accept(credentials, addr, transport, "USE-CANDIDATE" in attributes, now)
         self.answered_checks += 1
         return build_binding_success(request, addr, pwd)
+
+    def accepts_dtls_from(self, addr: Address, transport: str) -> bool:
+        """Whether DTLS may run on this pair although it is not nominated: a valid check came
+        from it and no pair is nominated yet. Browsers start the handshake on the first pair
+        that works, often before the check that nominates it (RFC 8445 §7.3.1.5 lets a
+        controlled agent use a valid pair before nomination)."""
+        return self._selected_address is None and (addr, transport) in self._validated
 
     def handle_timer(self, now: float) -> None:
         deadline = self.consent_deadline
