@@ -50,21 +50,27 @@ async def wait_until_healthy(url: str, process: trio.Process) -> None:
                 await trio.sleep(0.1)
 
 
+async def start_healthy_server(nursery: trio.Nursery, env: dict[str, str]) -> trio.Process:
+    """``python -m sfu_trio`` with ``env`` in ``nursery``, once its /health answers."""
+    process: trio.Process = await nursery.start(
+        partial(
+            trio.run_process,
+            [sys.executable, "-m", "sfu_trio"],
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    await wait_until_healthy(f"http://127.0.0.1:{env['SFU_PORT']}", process)
+    return process
+
+
 async def test_sigterm_shuts_down_gracefully() -> None:
     env = server_env()
     url = f"http://127.0.0.1:{env['SFU_PORT']}"
     async with trio.open_nursery() as nursery:
-        process: trio.Process = await nursery.start(
-            partial(
-                trio.run_process,
-                [sys.executable, "-m", "sfu_trio"],
-                env=env,
-                check=False,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-        )
-        await wait_until_healthy(url, process)
+        process = await start_healthy_server(nursery, env)
         async with httpx.AsyncClient() as http:
             metrics = await http.get(f"http://127.0.0.1:{env['METRICS_PORT']}/metrics")
             assert metrics.status_code == 200 and "sfu_active_peers_total" in metrics.text
@@ -89,17 +95,7 @@ async def test_a_second_signal_exits_at_once() -> None:
     env = server_env(SFU_SHUTDOWN_TIMEOUT="60")
     url = f"http://127.0.0.1:{env['SFU_PORT']}"
     async with trio.open_nursery() as nursery:
-        process: trio.Process = await nursery.start(
-            partial(
-                trio.run_process,
-                [sys.executable, "-m", "sfu_trio"],
-                env=env,
-                check=False,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        await wait_until_healthy(url, process)
+        process = await start_healthy_server(nursery, env)
         stalled = await trio.open_tcp_stream("127.0.0.1", int(env["SFU_PORT"]))
         async with stalled, connect(url) as client:
             await stalled.send_all(  # the handler waits for a body that never comes

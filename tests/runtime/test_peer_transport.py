@@ -96,6 +96,23 @@ def make_pair(
     return peer, client
 
 
+async def start_pair(
+    nursery: trio.Nursery,
+    udp: ObservedUdpTransport,
+    link: UdpLink,
+    server_cert: Certificate,
+    client_cert: Certificate,
+    received: Received,
+    *,
+    server_role: DtlsRole = "server",
+) -> tuple[PeerTransport, IceDtlsClient]:
+    """`make_pair` over UDP, the transport running and the client reading ``link``."""
+    peer, client = make_pair(udp, None, server_cert, client_cert, received, server_role=server_role)
+    await nursery.start(peer.run)
+    nursery.start_soon(client.serve, link)
+    return peer, client
+
+
 @pytest.fixture
 async def link(udp: ObservedUdpTransport) -> AsyncIterator[UdpLink]:
     link = await UdpLink.open(udp.local_address)
@@ -120,9 +137,9 @@ async def test_connect_and_rtp_both_ways(
     server_role: DtlsRole,
 ) -> None:
     received = Received.make()
-    peer, client = make_pair(udp, None, server_cert, client_cert, received, server_role=server_role)
-    await nursery.start(peer.run)
-    nursery.start_soon(client.serve, link)
+    peer, client = await start_pair(
+        nursery, udp, link, server_cert, client_cert, received, server_role=server_role
+    )
     with trio.fail_after(5):
         await client.connect(link)
         packets = [rtp_packet(seq) for seq in range(1, 6)]
@@ -151,9 +168,7 @@ async def test_dtls_completes_on_a_validated_pair_before_its_nomination(
     client_cert: Certificate,
 ) -> None:
     received = Received.make()
-    peer, client = make_pair(udp, None, server_cert, client_cert, received)
-    await nursery.start(peer.run)
-    nursery.start_soon(client.serve, link)
+    peer, client = await start_pair(nursery, udp, link, server_cert, client_cert, received)
     with trio.fail_after(5):
         await client.connect_before_nominating(link)
         await client.send_rtp(rtp_packet(1))
@@ -220,9 +235,7 @@ async def test_ice_restart_moves_to_a_new_address_and_keeps_rtp_flowing(
     client_cert: Certificate,
 ) -> None:
     received = Received.make()
-    peer, client = make_pair(udp, None, server_cert, client_cert, received)
-    await nursery.start(peer.run)
-    nursery.start_soon(client.serve, link)
+    peer, client = await start_pair(nursery, udp, link, server_cert, client_cert, received)
     with trio.fail_after(5):
         await client.connect(link)
         await client.send_rtp(rtp_packet(1))
