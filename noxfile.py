@@ -1,7 +1,9 @@
 """Test sessions. ``nox`` runs them all (except bench); each sets up what it needs by itself.
 
-Browser and Redis sessions install Debian's ``chromium`` / ``redis-server`` when they are missing
-(as root with apt-get; otherwise they stop and print the exact command to run).
+What a session needs from the machine, beyond Python packages, is declared once, in
+``MACHINE_DEPENDENCIES`` below; the session installs what is missing (Debian's packages, as root
+with apt-get) or, without root, stops and prints the exact command to run. Every session passes
+run alone on a machine that has none of them.
 """
 
 from __future__ import annotations
@@ -17,9 +19,23 @@ nox.options.error_on_missing_interpreters = True
 
 PYTEST_FLAGS = ["-p", "no:cacheprovider"]
 
+MACHINE_DEPENDENCIES: dict[str, dict[str, str]] = {
+    # session: {executable its tests run: the Debian package that provides it}
+    "tests": {"redis-server": "redis-server", "redis-cli": "redis-tools"},
+    "e2e": {"chromium": "chromium"},
+    "cluster": {
+        "redis-server": "redis-server",
+        "redis-cli": "redis-tools",
+        "chromium": "chromium",
+    },
+    "bench": {"janus": "janus"},
+}
+"""The executables each session's tests need from the machine (README, Development)."""
 
-def ensure_debian_packages(session: nox.Session, packages: dict[str, str]) -> None:
-    """Install the Debian packages whose executable is missing (``{executable: package}``)."""
+
+def ensure_machine_dependencies(session: nox.Session) -> None:
+    """Install the Debian packages of this session's missing executables (MACHINE_DEPENDENCIES)."""
+    packages = MACHINE_DEPENDENCIES.get(session.name, {})
     missing = sorted({pkg for exe, pkg in packages.items() if shutil.which(exe) is None})
     if not missing:
         return
@@ -49,7 +65,8 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit, integration and aiortc interop tests (no browser, no Redis)."""
+    """Unit, integration and aiortc interop tests, and the state contract on a real redis-server."""
+    ensure_machine_dependencies(session)
     session.install("-e", ".[test,interop]")
     session.run("pytest", *PYTEST_FLAGS, "-m", "not e2e and not cluster", *session.posargs)
 
@@ -57,7 +74,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def e2e(session: nox.Session) -> None:
     """End-to-end tests in Debian's headless Chromium, driven by Playwright."""
-    ensure_debian_packages(session, {"chromium": "chromium"})
+    ensure_machine_dependencies(session)
     session.install("-e", ".[test,interop]")
     session.run("pytest", *PYTEST_FLAGS, "-m", "e2e", *session.posargs, success_codes=[0, 5])
 
@@ -65,7 +82,7 @@ def e2e(session: nox.Session) -> None:
 @nox.session
 def cluster(session: nox.Session) -> None:
     """Several server processes sharing one real redis-server."""
-    ensure_debian_packages(session, {"redis-server": "redis-server", "chromium": "chromium"})
+    ensure_machine_dependencies(session)
     session.install("-e", ".[test,interop]")
     session.run("pytest", *PYTEST_FLAGS, "-m", "cluster", *session.posargs, success_codes=[0, 5])
 
@@ -77,6 +94,6 @@ def bench(session: nox.Session) -> None:
     default sessions. Installs Debian's ``janus`` when missing (root); without root, Janus and
     the network namespace are skipped."""
     if os.geteuid() == 0:
-        ensure_debian_packages(session, {"janus": "janus"})
+        ensure_machine_dependencies(session)
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/run.py", *session.posargs)
