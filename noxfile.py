@@ -21,7 +21,7 @@ PYTEST_FLAGS = ["-p", "no:cacheprovider"]
 
 MACHINE_DEPENDENCIES: dict[str, dict[str, str]] = {
     # session: {executable its tests run: the Debian package that provides it}
-    "tests": {"redis-server": "redis-server", "redis-cli": "redis-tools"},
+    "tests": {"redis-server": "redis-server"},
     "e2e": {"chromium": "chromium"},
     "cluster": {
         "redis-server": "redis-server",
